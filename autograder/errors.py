@@ -1,0 +1,21 @@
+"""Errors a student or instructor can read: each says what went wrong and what to do."""
+
+
+class AutograderError(Exception):
+    """Base class: the message alone must be enough to act on."""
+
+
+class UnknownExercise(AutograderError):
+    """The exercise name is not declared in the lab's checks.py."""
+
+
+class BadSubmission(AutograderError):
+    """The student's function or value cannot be graded as submitted."""
+
+
+class BackendMissing(AutograderError, RuntimeError):
+    """A backend (GPU, MPI, Java, a cluster) is not available here."""
+
+
+class WireError(BadSubmission):
+    """A value cannot cross the data-only channel between processes."""

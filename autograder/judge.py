@@ -1,0 +1,153 @@
+"""From an exercise and two runners to a Verdict. Used by both the self-check and the supervisor."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+from .errors import AutograderError, BackendMissing, BadSubmission
+from .measure import Measurement, Policy, measure
+from .spec import Exercise
+from .verdict import Verdict, skip_or_fail
+
+CORRECTNESS_CALLS = 3
+PARALLEL_SHARE_SLACK = 0.25  # busiest thread may hold 1/cores + this share of all CPU
+PARALLEL_WALL_FLOOR = 0.95  # and the wall clock must not say it got slower
+
+
+def missing_need(need: str) -> str | None:
+    """None when the need is met here, else a phrase saying what is missing."""
+    from . import hardware
+
+    if need == "gpu" and not hardware.gpu_present():
+        return "no GPU"
+    if need == "cores" and hardware.usable_cores() < 2:
+        return "only 1 usable core"
+    if need == "mpi" and not (shutil.which("mpiexec") or _venv_bin("mpiexec")):
+        return "no MPI launcher (mpiexec)"
+    if need in ("java", "spark") and hardware.java_home() is None:
+        return "no Java 17+ for Spark"
+    for module, label in (("spark", "pyspark"), ("dask", "distributed"), ("ipyparallel", "ipyparallel")):
+        if need == module and importlib.util.find_spec(label) is None:
+            return f"{label} is not installed"
+    if need == "compiler" and not (shutil.which("cc") or shutil.which("gcc")):
+        return "no C compiler"
+    return None
+
+
+def _venv_bin(name: str) -> str | None:
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.executable).with_name(name)
+    return str(path) if path.exists() else None
+
+
+def required_ratio(exercise: Exercise) -> tuple[float, int]:
+    """The bar on this machine, and the core count it was scaled for."""
+    from .hardware import usable_cores
+
+    bar = float(exercise.min_speedup or 0.0)
+    workers = exercise.parallel_workers
+    if not workers or workers <= 1:
+        return bar, 1
+    cores = max(1, min(workers, usable_cores()))
+    # The bar is written for `workers` cores; with fewer, scale the gain above 1x.
+    return 1.0 + (bar - 1.0) * (cores - 1) / (workers - 1), cores
+
+
+def _format_ratio(metric: str, value: float) -> str:
+    return f"{value:.2f}x less peak memory" if metric == "peak_memory" else f"{value:.2f}x faster"
+
+
+def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdict:
+    name = exercise.name
+    try:
+        if exercise.metric == "answer":
+            got = candidate.value()
+            problem = exercise.verify(exercise.expected, got)
+            if problem:
+                raise BadSubmission(problem)
+            return Verdict(name, "correct", "pass", "your answer is right.")
+        from .measure import Inputs, verify_outputs
+        from .wire import plain
+
+        reference = exercise.reference_fn()
+        if reference is not None:
+            inputs = Inputs(exercise, small).draw(CORRECTNESS_CALLS)
+            expected = [plain(reference(*a)) for a in inputs]
+            done = f"right on {CORRECTNESS_CALLS} fresh random inputs."
+        elif exercise.examples:
+            inputs = [tuple(args) for args, _ in exercise.examples]
+            expected = [plain(value) for _, value in exercise.examples]
+            done = f"right on the {len(inputs)} worked examples (grading uses fresh random inputs)."
+        else:
+            return Verdict(name, "correct", "skipped",
+                           "the reference answers are not shipped with the lab; checked when graded.")
+        outputs = candidate.run(inputs).outputs
+        verify_outputs(exercise, inputs, expected, outputs)
+        return Verdict(name, "correct", "pass", done)
+    except AutograderError as exc:
+        return Verdict(name, "correct", "fail", str(exc), hint=exercise.hint)
+
+
+def judge_speed(
+    exercise: Exercise,
+    make_baseline: Callable[[], Any],
+    candidate: Any,
+    small: bool,
+    policy: Policy | None = None,
+) -> Verdict:
+    name = exercise.name
+    if not exercise.graded_speed:
+        return Verdict(name, "speed", "skipped", "this exercise has no speed part.")
+    parallel = bool(exercise.parallel_workers and exercise.parallel_workers > 1)
+    needs = list(exercise.needs) + (["cores"] if parallel else [])
+    for need in needs:
+        missing = missing_need(need)
+        if missing:
+            return skip_or_fail(name, "speed", missing, exercise.fallback or "speed not graded")
+    bar, cores = required_ratio(exercise)
+    try:
+        baseline = make_baseline()
+    except BackendMissing as exc:
+        return skip_or_fail(name, "speed", str(exc), "speed not graded")
+    try:
+        m = measure(exercise, baseline, candidate, small=small, policy=policy,
+                    parallel=parallel, bar=bar)
+    except AutograderError as exc:
+        return Verdict(name, "speed", "fail", f"no speed points: {exc}", required=bar,
+                       hint=exercise.hint)
+    finally:
+        baseline.close()
+    return _speed_verdict(exercise, m, bar, cores, parallel)
+
+
+def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, parallel: bool) -> Verdict:
+    name, evidence = exercise.name, m.to_dict()
+    ratio = m.ratio
+    if not parallel:
+        measured = _format_ratio(m.metric, ratio)
+        text = f"measured {measured} than the course's baseline, needed {bar:g}x (noise {m.noise:.0%})."
+        status = "pass" if ratio >= bar else "fail"
+        return Verdict(name, "speed", status, text, ratio, bar, m.noise, exercise.hint, evidence)
+    cpu_ratio, share = m.cpu_ratio or 0.0, m.busiest_share or 1.0
+    max_share = 1.0 / cores + PARALLEL_SHARE_SLACK
+    text = (
+        f"measured {cpu_ratio:.2f}x less CPU time on the busiest thread than the serial baseline "
+        f"(needed {bar:.2f}x for {cores} cores), busiest thread did {share:.0%} of the work "
+        f"(at most {max_share:.0%} allowed), wall clock {ratio:.2f}x (noise {m.noise:.0%})."
+    )
+    problems = []
+    if share > max_share:
+        problems.append("the work was not shared between workers")
+    if cpu_ratio < bar:
+        problems.append("not enough of the work ran in parallel")
+    if ratio < PARALLEL_WALL_FLOOR:
+        problems.append("the parallel version was slower than the serial one")
+    status = "fail" if problems else "pass"
+    if problems:
+        text = f"{'; '.join(problems).capitalize()}: {text}"
+    return Verdict(name, "speed", status, text, cpu_ratio, bar, m.noise, exercise.hint, evidence)

@@ -1,0 +1,265 @@
+"""Runners: how a batch of calls is made and timed.
+
+Both runners present the same interface to measure.py:
+``run(args_list, metric) -> Batch``. The InProcessRunner serves the self-check in the
+student's own kernel (fast feedback; trusts the kernel). The WorkerRunner serves
+grading: the code runs in another process (or under mpiexec), and the time, CPU
+evidence and peak memory are all read from here, outside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import channel, wire
+from .cpu_monitor import CpuEvidence, CpuMonitor
+from .errors import BackendMissing, BadSubmission
+from .invoke import call
+
+
+@dataclass(frozen=True)
+class Batch:
+    outputs: list[Any]
+    wall_s: float
+    cpu: CpuEvidence | None = None
+    peak_bytes: int | None = None
+
+
+def _status_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+class PeakMemory:
+    """Peak resident memory of one process during a window, via the kernel's high-water mark.
+
+    Writing 5 to /proc/PID/clear_refs resets VmHWM to the current RSS (Linux >= 4.0), so
+    the peak is read by the kernel, not by code the student could replace.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_bytes = 0
+
+    def __enter__(self) -> PeakMemory:
+        with open(f"/proc/{self.pid}/clear_refs", "w") as fh:
+            fh.write("5")
+        self._before = _status_kib(self.pid, "VmRSS")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.peak_bytes = max(0, _status_kib(self.pid, "VmHWM") - self._before) * 1024
+
+
+class InProcessRunner:
+    """Calls ``fn`` here, in this process: the self-check inside the student's kernel."""
+
+    def __init__(self, fn: Callable[..., Any], label: str, prefix: tuple = ()) -> None:
+        self.fn, self.label, self.prefix = fn, label, prefix
+
+    def run(self, args_list: list[tuple], metric: str = "time", monitor: bool = False) -> Batch:
+        if metric == "peak_memory":
+            # A kernel is full of freed memory that a call may reuse, so its RSS says
+            # little; Python's own allocation tracing is the better self-check.
+            (args,) = args_list
+            was_tracing = tracemalloc.is_tracing()
+            if not was_tracing:
+                tracemalloc.start()
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            try:
+                out = call(self.fn, self.prefix + tuple(args), self.label)
+                peak = tracemalloc.get_traced_memory()[1] - base
+            finally:
+                if not was_tracing:
+                    tracemalloc.stop()
+            return Batch([wire.plain(out)], 0.0, peak_bytes=max(0, peak))
+        outs = []
+        mon = CpuMonitor(os.getpid()) if monitor else contextlib.nullcontext()
+        with mon:
+            t0 = time.perf_counter()
+            for args in args_list:
+                outs.append(call(self.fn, self.prefix + tuple(args), self.label))
+            wall = time.perf_counter() - t0
+        return Batch([wire.plain(o) for o in outs], wall, mon.evidence if monitor else None)
+
+    def value(self) -> Any:
+        return wire.plain(self.fn() if callable(self.fn) else self.fn)
+
+    def fresh(self) -> InProcessRunner:
+        return self
+
+    def close(self) -> None:
+        pass
+
+
+def _mpiexec() -> str:
+    here = Path(sys.executable).with_name("mpiexec")
+    found = str(here) if here.exists() else shutil.which("mpiexec")
+    if not found:
+        raise BackendMissing(
+            "no mpiexec found: run `make setup` (it installs the mpich wheel) or install MPICH"
+        )
+    return found
+
+
+class WorkerRunner:
+    """Runs code in a separate process and times it from here.
+
+    setup: the first message, e.g. {"kind": "cells", "cells": [...], "cwd": ...} for a
+    student's notebook, or {"kind": "lab", "lab_dir": ..., "exercise": ..., "role":
+    "baseline"} for the course's code.
+    """
+
+    def __init__(
+        self,
+        setup: dict[str, Any],
+        target: str,
+        label: str,
+        *,
+        env: dict[str, str] | None = None,
+        mpi_ranks: int | None = None,
+        timeout_s: float = 300.0,
+    ) -> None:
+        self.target, self.label, self.timeout_s = target, label, timeout_s
+        self._args = (setup, env, mpi_ranks)
+        self._dir = tempfile.mkdtemp(prefix="autograder-")
+        os.chmod(self._dir, 0o700)
+        path = os.path.join(self._dir, "sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        cmd = [sys.executable, "-m", "autograder.worker", path]
+        if mpi_ranks:
+            cmd = [_mpiexec(), "-n", str(mpi_ranks), *cmd, "--mpi"]
+        self._log = open(os.path.join(self._dir, "log"), "w+b")  # noqa: SIM115 - lives with self
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=setup.get("cwd") or None,
+            start_new_session=True,  # so a timeout can end the whole process group
+        )
+        listener.settimeout(min(timeout_s, 120.0))
+        try:
+            self.sock, _ = listener.accept()
+        except OSError:
+            self.close()
+            raise BadSubmission(f"the worker for {label} did not start: {self.log_tail()}") from None
+        finally:
+            listener.close()
+        reply = self._exchange(setup)
+        if not reply.get("ok"):
+            self.close()
+            raise BadSubmission(reply.get("error", "setup failed"))
+
+    def log_tail(self, chars: int = 600) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        text = self._log.read().decode(errors="replace").strip()
+        return text[-chars:] or "(no output)"
+
+    def _exchange(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self.sock.settimeout(self.timeout_s)
+        try:
+            channel.send(self.sock, msg)
+            return channel.recv(self.sock)
+        except (TimeoutError, socket.timeout):
+            self.close()
+            raise BadSubmission(
+                f"{self.label} did not finish within {self.timeout_s:.0f} s; look for an endless loop"
+            ) from None
+        except (EOFError, ConnectionError):
+            self.close()
+            raise BadSubmission(
+                f"the process running {self.label} ended unexpectedly (did the code call "
+                f"os._exit, crash, or run out of memory?). Its last output: {self.log_tail()}"
+            ) from None
+
+    def _checked(self, reply: dict[str, Any]) -> Any:
+        if not reply.get("ok"):
+            raise BadSubmission(reply.get("error", "unknown error"))
+        return reply["result"]
+
+    def run(self, args_list: list[tuple], metric: str = "time", monitor: bool = False) -> Batch:
+        request = wire.encode({"op": "call", "target": self.target, "label": self.label,
+                               "args": [list(a) for a in args_list]})
+        self.sock.settimeout(self.timeout_s)
+        mem = PeakMemory(self.proc.pid) if metric == "peak_memory" else contextlib.nullcontext()
+        mon = CpuMonitor(self.proc.pid) if monitor else contextlib.nullcontext()
+        try:
+            with mem, mon:
+                # The clock runs from sending the inputs to receiving the outputs, so
+                # nothing the worker does can start early or be left out.
+                t0 = time.perf_counter()
+                channel.send_bytes(self.sock, request)
+                raw = channel.recv_bytes(self.sock)
+                wall = time.perf_counter() - t0
+        except (TimeoutError, socket.timeout):
+            self.close()
+            raise BadSubmission(
+                f"{self.label} did not finish within {self.timeout_s:.0f} s; look for an endless loop"
+            ) from None
+        except (EOFError, ConnectionError):
+            self.close()
+            raise BadSubmission(
+                f"the process running {self.label} ended unexpectedly. Its last output: {self.log_tail()}"
+            ) from None
+        outputs = self._checked(wire.decode(raw))
+        if not isinstance(outputs, list) or len(outputs) != len(args_list):
+            raise BadSubmission(f"the worker for {self.label} sent a malformed reply")
+        return Batch(
+            outputs,
+            wall,
+            mon.evidence if monitor else None,
+            mem.peak_bytes if metric == "peak_memory" else None,
+        )
+
+    def value(self) -> Any:
+        return self._checked(self._exchange({"op": "value", "target": self.target}))
+
+    def fresh(self) -> WorkerRunner:
+        """A new process with the same setup: peak memory is read from fresh processes,
+        because a process that already freed memory can reuse it without the kernel
+        seeing a new peak."""
+        setup, env, ranks = self._args
+        return WorkerRunner(setup, self.target, self.label, env=env, mpi_ranks=ranks,
+                            timeout_s=self.timeout_s)
+
+    def close(self) -> None:
+        if getattr(self, "proc", None) is not None and self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                channel.send(self.sock, {"op": "exit"})
+                self.proc.wait(timeout=10)
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        with contextlib.suppress(Exception):
+            self.sock.close()
+        self._log.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> WorkerRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
