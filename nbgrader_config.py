@@ -18,7 +18,6 @@ c.CourseDirectory.db_url = os.environ.get(
 # The longest cell of a lab (a speed check measured five times, re-measured when
 # borderline) takes about a minute on 2 cores; 10 minutes means a stuck cell, not a slow one.
 c.Execute.timeout = 600
-c.Execute.allow_errors = True
 
 # Released labs are stripped of outputs so that `make labs` is byte-for-byte repeatable.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -59,7 +59,8 @@ def required_ratio(exercise: Exercise) -> tuple[float, int]:
 
 
 def _format_ratio(metric: str, value: float) -> str:
-    return f"{value:.2f}x less peak memory" if metric == "peak_memory" else f"{value:.2f}x faster"
+    what = "peak-memory reduction" if metric == "peak_memory" else "speedup"
+    return f"{what} {value:.2f}x"
 
 
 def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdict:
@@ -108,6 +109,11 @@ def judge_speed(
     for need in needs:
         missing = missing_need(need)
         if missing:
+            # Only right answers earn a skip: wrong code gets nothing for missing hardware.
+            fallback_run = judge_correctness(exercise, candidate, small)
+            if fallback_run.status == "fail":
+                return Verdict(name, "speed", "fail", f"no speed points: {fallback_run.message}",
+                               hint=exercise.hint)
             return skip_or_fail(name, "speed", missing, exercise.fallback or "speed not graded")
     bar, cores = required_ratio(exercise)
     try:
@@ -130,7 +136,7 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
     ratio = m.ratio
     if not parallel:
         measured = _format_ratio(m.metric, ratio)
-        text = f"measured {measured} than the course's baseline, needed {bar:g}x (noise {m.noise:.0%})."
+        text = f"measured {measured} over the course's baseline, needed {bar:g}x (noise {m.noise:.0%})."
         status = "pass" if ratio >= bar else "fail"
         return Verdict(name, "speed", status, text, ratio, bar, m.noise, exercise.hint, evidence)
     cpu_ratio, share = m.cpu_ratio or 0.0, m.busiest_share or 1.0

@@ -46,7 +46,7 @@ def _compare(expected: Any, got: Any, rtol: float, atol: float, path: str) -> st
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
             return (
                 f"{where} differs at {int(np.count_nonzero(bad))} of {expected.size} positions, "
-                f"first at index {idx}: got {got[idx]!r}, expected {expected[idx]!r}"
+                f"first at index {idx}: got {got[idx].item()!r}, expected {expected[idx].item()!r}"
             )
         return None
     if isinstance(expected, bool) or expected is None or isinstance(expected, (str, bytes)):

@@ -1,0 +1,87 @@
+"""The `autograder` command: doctor, labs, validate, grade, stability."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from . import course
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import main as doctor_main
+
+    return doctor_main([])
+
+
+def _labs(args: argparse.Namespace) -> int:
+    if args.check:
+        result = course.drift(args.course)
+        print(result.summary())
+        return 0 if result.clean else 1
+    course.release(args.course, args.course / "labs")
+    print(f"released {', '.join(course.assignments(args.course))} into {args.course / 'labs'}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Solutions must pass their own tests; released labs must fail them."""
+    failures = 0
+    for name in course.assignments(args.course):
+        for nb in sorted((args.course / "solutions" / name).glob("*.ipynb")):
+            proc = course.nbgrader(args.course, "validate", str(nb), check=False)
+            ok = proc.returncode == 0 and "Success! Your notebook passes all the tests." in proc.stdout
+            print(f"{'ok  ' if ok else 'FAIL'} solutions/{name}/{nb.name} passes its tests")
+            failures += not ok
+        for nb in sorted((args.course / "labs" / name).glob("*.ipynb")):
+            proc = course.nbgrader(args.course, "validate", "--invert", str(nb), check=False)
+            ok = proc.returncode == 0 and "Success!" in proc.stdout
+            print(f"{'ok  ' if ok else 'FAIL'} labs/{name}/{nb.name} fails its tests until answered")
+            failures += not ok
+    return 1 if failures else 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    extra = [f"--student={args.student}"] if args.student else []
+    proc = course.nbgrader(args.course, "autograde", args.assignment, "--force", *extra, check=False)
+    sys.stderr.write(proc.stderr[-4000:])
+    out = args.course / "grades.csv"
+    course.nbgrader(args.course, "export", f"--to={out}")
+    with open(out) as fh:
+        for row in csv.DictReader(fh):
+            if row["assignment"] == args.assignment:
+                print(f"{row['student_id']}: {row['score']} / {row['max_score']}")
+    return proc.returncode
+
+
+def _stability(args: argparse.Namespace) -> int:
+    from .stability import main as stability_main
+
+    return stability_main(args.rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
+    parser.add_argument("--course", type=Path, default=course.ROOT, help="the course folder")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="what this machine has, and where each lab will run").set_defaults(fn=_doctor)
+    labs = sub.add_parser("labs", help="generate labs/ from solutions/ with nbgrader")
+    labs.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+    labs.set_defaults(fn=_labs)
+    sub.add_parser("validate", help="solutions pass, released labs fail").set_defaults(fn=_validate)
+    grade = sub.add_parser("grade", help="nbgrader autograde + export, with the supervisor")
+    grade.add_argument("assignment")
+    grade.add_argument("--student")
+    grade.set_defaults(fn=_grade)
+    stab = sub.add_parser("stability", help="false-fail / false-pass rates of every speed check")
+    stab.add_argument("rest", nargs=argparse.REMAINDER)
+    stab.set_defaults(fn=_stability)
+    args = parser.parse_args(argv)
+    args.course = args.course.resolve()
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
