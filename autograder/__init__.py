@@ -5,7 +5,7 @@ Exercise specs: ``from autograder import Exercise, verify`` in a lab's checks.py
 """
 
 from . import verify
-from .check import check
+from .selfcheck import check
 from .spec import Exercise
 from .verdict import Verdict
 

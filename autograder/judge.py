@@ -14,7 +14,8 @@ from .verdict import Verdict, skip_or_fail
 
 CORRECTNESS_CALLS = 3
 PARALLEL_SHARE_SLACK = 0.25  # busiest thread may hold 1/cores + this share of all CPU
-PARALLEL_WALL_FLOOR = 0.95  # and the wall clock must not say it got slower
+PARALLEL_WALL_FLOOR = 0.75  # and the wall clock must not say it got much slower (a busy
+# neighbour on a 2-core machine holds an honest 2-worker speedup near 1.0x, so no higher)
 
 
 def missing_need(need: str) -> str | None:
@@ -114,12 +115,13 @@ def judge_speed(
             if fallback_run.status == "fail":
                 return Verdict(name, "speed", "fail", f"no speed points: {fallback_run.message}",
                                hint=exercise.hint)
-            return skip_or_fail(name, "speed", missing, exercise.fallback or "speed not graded")
+            return skip_or_fail(name, "speed", need, missing, exercise.fallback or "speed not graded")
     bar, cores = required_ratio(exercise)
     try:
         baseline = make_baseline()
     except BackendMissing as exc:
-        return skip_or_fail(name, "speed", str(exc), "speed not graded")
+        return skip_or_fail(name, "speed", exercise.needs[0] if exercise.needs else "backend",
+                            str(exc), "speed not graded")
     try:
         m = measure(exercise, baseline, candidate, small=small, policy=policy,
                     parallel=parallel, bar=bar)

@@ -80,6 +80,10 @@ class Exercise:
             raise ValueError(f"exercise {self.name!r}: unknown needs {unknown}; use {NEEDS}")
         if self.metric != "answer" and self.make_input is None and not self.examples:
             raise ValueError(f"exercise {self.name!r}: a {self.metric} check needs make_input")
+        if (self.resource != "none" or self.launcher == "mpiexec") and self.reference is None:
+            # The baseline gets the client or communicator; expected outputs are computed
+            # in the grader's own process, which has neither.
+            raise ValueError(f"exercise {self.name!r}: give a plain reference(*args) for expected outputs")
         if self.min_speedup is not None and self.baseline is None:
             raise ValueError(f"exercise {self.name!r}: a speed bar needs a baseline to time against")
 

@@ -42,10 +42,9 @@ def required_hardware() -> set[str]:
     return {token.strip().lower() for token in raw.split(",") if token.strip()}
 
 
-def skip_or_fail(exercise: str, part: str, missing: str, fallback: str) -> Verdict:
-    """A missing need is a skip, unless the instructor required that hardware."""
-    need = missing.split(":", 1)[0]
-    if need in required_hardware():
+def skip_or_fail(exercise: str, part: str, need: str, missing: str, fallback: str) -> Verdict:
+    """A missing need ("gpu", "mpi", ...) is a skip, unless the instructor required it."""
+    if need in required_hardware() or (need == "java" and "spark" in required_hardware()):
         return Verdict(
             exercise,
             part,

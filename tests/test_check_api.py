@@ -1,0 +1,115 @@
+"""The notebook API, in-process (the self-check), on the toy lab: real workloads, real clocks."""
+
+import shutil
+
+import pytest
+
+import autograder.selfcheck as check_mod
+from autograder import check
+from autograder.selfcheck import CheckFailed
+from autograder.errors import UnknownExercise
+
+
+@pytest.fixture(autouse=True)
+def _fresh_labs(no_requirements):
+    check_mod._lab.cache_clear()
+
+
+def _work(toy_lab):
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(toy_lab))
+    return importlib.import_module("work")
+
+
+def test_answer_pass_and_fail(toy_lab, capsys):
+    [v] = check("answer", 42, lab=toy_lab)
+    assert v.status == "pass"
+    with pytest.raises(CheckFailed, match="answer"):
+        check("answer", 41, lab=toy_lab)
+    assert "Hint: six times seven" in capsys.readouterr().out
+
+
+def test_fast_code_passes_and_slow_code_fails_with_numbers(toy_lab):
+    work = _work(toy_lab)
+    correct, speed = check("sort", work.fast_sort, lab=toy_lab)
+    assert correct.passed and speed.passed and speed.measured > 5
+    with pytest.raises(CheckFailed) as info:
+        check("sort", work.insertion_sort, part="speed", lab=toy_lab)
+    text = str(info.value)
+    assert "measured speedup" in text and "needed 5x" in text and "Hint: use the built-in" in text
+
+
+def test_memoising_does_not_help_because_inputs_are_fresh(toy_lab):
+    work = _work(toy_lab)
+    cache = {}
+
+    def memo_sort(values):
+        key = tuple(values)
+        if key not in cache:
+            cache[key] = work.insertion_sort(values)
+        return cache[key]
+
+    with pytest.raises(CheckFailed, match="needed 5x"):
+        check("sort", memo_sort, part="speed", lab=toy_lab)
+
+
+def test_unknown_exercise_names_the_known_ones(toy_lab):
+    with pytest.raises(UnknownExercise, match="known ones are: answer"):
+        check("no-such", 1, lab=toy_lab)
+
+
+def test_wrong_signature_is_explained(toy_lab):
+    with pytest.raises(CheckFailed, match=r"cannot be called the way the exercise calls it"):
+        check("sort", lambda values, reverse: values, lab=toy_lab)
+
+
+def test_wrong_shape_or_type_is_explained(toy_lab):
+    with pytest.raises(CheckFailed, match="has 3 items, expected 1500"):
+        check("sort", lambda values: [1, 2, 3], part="correct", lab=toy_lab)
+    with pytest.raises(CheckFailed, match="cannot be graded"):
+        check("sort", lambda values: object(), part="correct", lab=toy_lab)
+
+
+def test_missing_hardware_is_a_skip_unless_required(toy_lab, monkeypatch):
+    work = _work(toy_lab)
+    from autograder.hardware import gpu_present
+
+    if gpu_present():
+        pytest.skip("this machine has a GPU")
+    correct, speed = check("gpu-sort", work.fast_sort, lab=toy_lab)
+    assert speed.status == "skipped" and speed.message.startswith("no GPU: ran on the CPU")
+    with pytest.raises(CheckFailed, match="no speed points"):
+        check("gpu-sort", lambda v: v, part="speed", lab=toy_lab)  # wrong code earns no skip
+    monkeypatch.setenv("AUTOGRADER_REQUIRE", "gpu")
+    with pytest.raises(CheckFailed, match="AUTOGRADER_REQUIRE includes 'gpu'"):
+        check("gpu-sort", work.fast_sort, part="speed", lab=toy_lab)
+
+
+def test_private_reference_falls_back_to_examples(toy_lab, tmp_path):
+    lab = tmp_path / "lab"
+    shutil.copytree(toy_lab, lab, ignore=shutil.ignore_patterns("_reference.py", "__pycache__"))
+    [v] = check("private", sorted, part="correct", lab=lab)
+    assert v.passed and "worked examples" in v.message
+    [v] = check("private", sorted, part="correct", lab=toy_lab)
+    assert v.passed and "fresh random inputs" in v.message
+
+
+def test_parallel_code_is_judged_on_cpu_evidence(toy_lab):
+    from autograder.hardware import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("needs 2 cores")
+    work = _work(toy_lab)
+    [honest] = check("parallel", work.parallel_cost, part="speed", lab=toy_lab)
+    assert honest.passed, honest.summary()
+    assert honest.evidence["busiest_share"] < 0.75
+    with pytest.raises(CheckFailed, match="not shared between workers"):
+        check("parallel", work.disguised_cost, part="speed", lab=toy_lab)
+
+
+def test_dask_client_is_provided_by_the_grader(toy_lab):
+    work = _work(toy_lab)
+    [v] = check("dask-total", work.dask_total, part="correct", lab=toy_lab)
+    assert v.passed
