@@ -172,6 +172,8 @@ class WorkerRunner:
             raise BadSubmission(reply.get("error", "setup failed"))
 
     def log_tail(self, chars: int = 600) -> str:
+        if self._log.closed:
+            return "(no output)"
         self._log.flush()
         self._log.seek(0)
         text = self._log.read().decode(errors="replace").strip()
@@ -188,11 +190,15 @@ class WorkerRunner:
                 f"{self.label} did not finish within {self.timeout_s:.0f} s; look for an endless loop"
             ) from None
         except (EOFError, ConnectionError):
-            self.close()
-            raise BadSubmission(
-                f"the process running {self.label} ended unexpectedly (did the code call "
-                f"os._exit, crash, or run out of memory?). Its last output: {self.log_tail()}"
-            ) from None
+            raise self._died() from None
+
+    def _died(self) -> BadSubmission:
+        tail = self.log_tail()
+        self.close()
+        return BadSubmission(
+            f"the process running {self.label} ended unexpectedly (did the code call os._exit, "
+            f"crash, or run out of memory?). Its last output: {tail}"
+        )
 
     def _checked(self, reply: dict[str, Any]) -> Any:
         if not reply.get("ok"):
@@ -219,10 +225,7 @@ class WorkerRunner:
                 f"{self.label} did not finish within {self.timeout_s:.0f} s; look for an endless loop"
             ) from None
         except (EOFError, ConnectionError):
-            self.close()
-            raise BadSubmission(
-                f"the process running {self.label} ended unexpectedly. Its last output: {self.log_tail()}"
-            ) from None
+            raise self._died() from None
         outputs = self._checked(wire.decode(raw))
         if not isinstance(outputs, list) or len(outputs) != len(args_list):
             raise BadSubmission(f"the worker for {self.label} sent a malformed reply")

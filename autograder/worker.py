@@ -14,6 +14,7 @@ result is returned.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import socket
 import sys
@@ -38,11 +39,18 @@ def _run_cells(cells: list[str], cwd: str) -> tuple[dict[str, Any], list[str]]:
     shell = InteractiveShell.instance()
     failures = []
     for index, source in enumerate(cells, 1):
-        result = shell.run_cell(source, store_history=False, silent=True)
+        first = source.strip().splitlines()[0][:60] if source.strip() else ""
+        errors = io.StringIO()
+        with contextlib.redirect_stderr(errors):
+            result = shell.run_cell(source, store_history=False, silent=True)
+        sys.stderr.write(errors.getvalue())
         err = result.error_before_exec or result.error_in_exec
         if err is not None:
-            first = source.strip().splitlines()[0][:60] if source.strip() else ""
             failures.append(f"cell {index} ({first!r}) raised {type(err).__name__}: {err}")
+        elif "Error compiling Cython file" in errors.getvalue():
+            # The %%cython magic prints compile errors instead of raising them.
+            detail = errors.getvalue().strip().splitlines()[-1].split(": ", 1)[-1]
+            failures.append(f"cell {index} ({first!r}) did not compile with Cython: {detail}")
     return shell.user_ns, failures
 
 
