@@ -75,10 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("assignment")
     grade.add_argument("--student")
     grade.set_defaults(fn=_grade)
-    stab = sub.add_parser("stability", help="false-fail / false-pass rates of every speed check")
-    stab.add_argument("rest", nargs=argparse.REMAINDER)
+    stab = sub.add_parser("stability", help="false-fail / false-pass rates of every speed check "
+                          "(--trials N, --only LAB/EXERCISE, --bench)")
     stab.set_defaults(fn=_stability)
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "stability":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     args.course = args.course.resolve()
     return args.fn(args)
 

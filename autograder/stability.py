@@ -1,0 +1,204 @@
+"""Stability report: how often does each speed check give the wrong verdict on this machine?
+
+For every graded speed check of every lab it grades, through the grading path (worker
+processes timed from outside):
+- the course's reference solution, N times on an idle machine   -> false-fail rate;
+- the same, N times with one busy process hogging a core         -> false-fail rate;
+- a slow-but-correct variant (the baseline itself), N times      -> false-pass rate.
+It writes autograder/STABILITY.md and a JSON file with every measured ratio.
+
+`--bench` instead measures each check's reference once per condition and prints the
+ratios side by side (the course's speed claims): ratios, never absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import course
+from .errors import AutograderError
+from .judge import judge_speed, missing_need
+from .runners import WorkerRunner
+from .spec import Exercise, Lab, load_lab
+from .supervisor import worker_env
+
+REPORT = Path(__file__).resolve().parent / "STABILITY.md"
+DATA = Path(__file__).resolve().parent / "stability.json"
+
+
+@dataclass(frozen=True)
+class Trials:
+    lab: str
+    exercise: str
+    condition: str  # "idle", "busy neighbour", "slow variant"
+    bar: float
+    ratios: list[float]
+    verdicts: list[str]
+    small: bool
+
+    @property
+    def wrong(self) -> int:
+        want = "fail" if self.condition == "slow variant" else "pass"
+        return sum(1 for v in self.verdicts if v != want)
+
+    @property
+    def rate(self) -> float:
+        return self.wrong / len(self.verdicts) if self.verdicts else float("nan")
+
+    @property
+    def tail_estimate(self) -> float:
+        """P(ratio on the wrong side of the bar) from a log-normal fit: rates far below 1/N."""
+        logs = [math.log(r) for r in self.ratios if r > 0]
+        if len(logs) < 3:
+            return float("nan")
+        mu, sd = statistics.fmean(logs), statistics.stdev(logs) or 1e-9
+        z = (mu - math.log(self.bar)) / sd
+        p_below = 0.5 * math.erfc(z / math.sqrt(2))
+        return 1 - p_below if self.condition == "slow variant" else p_below
+
+    def summary(self) -> str:
+        kind = "false passes" if self.condition == "slow variant" else "false fails"
+        return (f"{self.lab}/{self.exercise} [{self.condition}]: {self.wrong}/{len(self.verdicts)} {kind}; "
+                f"ratio min/median/max {min(self.ratios):.2f}/{statistics.median(self.ratios):.2f}/"
+                f"{max(self.ratios):.2f} vs bar {self.bar:g}")
+
+
+class Hog:
+    """One busy process spinning on a core: the noisy neighbour."""
+
+    def __enter__(self) -> Hog:
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _reference_module(ex: Exercise) -> tuple[str, str]:
+    """Where the course's reference solution of ``ex`` lives: (module file stem, function)."""
+    fn = ex.reference_fn()
+    assert fn is not None
+    return Path(inspect.getfile(fn)).stem, fn.__name__
+
+
+def speed_checks(root: Path) -> list[tuple[Lab, Exercise]]:
+    found = []
+    for name in course.assignments(root):
+        lab = load_lab(root / "solutions" / name)
+        found += [(lab, ex) for ex in lab.exercises.values() if ex.graded_speed]
+    return found
+
+
+def _candidate(lab: Lab, ex: Exercise, slow: bool) -> WorkerRunner:
+    if slow:
+        setup = {"kind": "lab", "lab_dir": str(lab.directory), "exercise": ex.name, "role": "baseline",
+                 "cwd": str(lab.directory), "resource": ex.resource}
+        return WorkerRunner(setup, "__target__", "slow variant", env=worker_env())
+    stem, attr = _reference_module(ex)
+    setup = {"kind": "module", "cwd": str(lab.directory), "module": stem, "attr": attr, "resource": ex.resource}
+    return WorkerRunner(setup, attr, "reference", env=worker_env())
+
+
+def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> Trials:
+    baseline_setup = {"kind": "lab", "lab_dir": str(lab.directory), "exercise": ex.name,
+                      "role": "baseline", "cwd": str(lab.directory), "resource": ex.resource}
+    ratios, verdicts = [], []
+    candidate = _candidate(lab, ex, condition == "slow variant")
+    bar = 0.0
+    try:
+        for _ in range(n):
+            v = judge_speed(ex, lambda: WorkerRunner(baseline_setup, "__target__", "the baseline",
+                                                     env=worker_env()), candidate, small)
+            bar = v.required or ex.min_speedup or 0.0
+            ratios.append(float(v.measured or 0.0))
+            verdicts.append(v.status)
+    finally:
+        candidate.close()
+    return Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small)
+
+
+def write_report(results: list[Trials], skipped: list[str], started: float) -> None:
+    from .hardware import machine_info
+
+    info = machine_info()
+    lines = [
+        "# Stability of the speed checks",
+        "",
+        "Written by `make check-stability` (`autograder stability`); do not edit by hand.",
+        f"Machine: {info.get('cpu_model', '?')}, {info.get('usable_cores')} usable cores, "
+        f"Python {info.get('python')}. Run took {(time.time() - started) / 60:.0f} minutes, "
+        f"{'small' if results and results[0].small else 'normal'} input sizes.",
+        "",
+        "Each row grades one check many times through the grading path (worker processes timed "
+        "from outside). *Observed* is the count of wrong verdicts. With 0 wrong in N trials the "
+        "95% upper bound on the true rate is 3/N; the *log-normal tail* extrapolates from the "
+        "spread of the measured ratios to rates far below 1/N.",
+        "",
+        "| check | condition | trials | wrong verdicts | observed rate | log-normal tail | ratio min / median / max | bar |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in results:
+        lines.append(
+            f"| {t.lab}/{t.exercise} | {t.condition} | {len(t.verdicts)} | {t.wrong} "
+            f"({'false passes' if t.condition == 'slow variant' else 'false fails'}) | {t.rate:.1%} | "
+            f"{t.tail_estimate:.1e} | {min(t.ratios):.2f} / {statistics.median(t.ratios):.2f} / "
+            f"{max(t.ratios):.2f} | {t.bar:g} |"
+        )
+    if skipped:
+        lines += ["", "Not measured on this machine:", ""] + [f"- {s}" for s in skipped]
+    REPORT.write_text("\n".join(lines) + "\n")
+    DATA.write_text(json.dumps({"machine": info, "trials": [asdict(t) for t in results]}, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autograder stability")
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--only", help="lab/exercise to restrict to")
+    parser.add_argument("--bench", action="store_true", help="one measurement per check, printed")
+    parser.add_argument("--no-write", action="store_true", help="print only, do not write the report")
+    args = parser.parse_args(argv)
+    small = os.environ.get("COURSE_SMALL") == "1"
+    started = time.time()
+    results, skipped = [], []
+    conditions = ["idle"] if args.bench else ["idle", "busy neighbour", "slow variant"]
+    n = 1 if args.bench else args.trials
+    for lab, ex in speed_checks(course.ROOT):
+        if args.only and args.only != f"{lab.name}/{ex.name}":
+            continue
+        missing = [m for m in map(missing_need, ex.needs) if m]
+        if missing:
+            skipped.append(f"{lab.name}/{ex.name}: {', '.join(missing)}")
+            print(f"skipped {lab.name}/{ex.name}: {', '.join(missing)}", flush=True)
+            continue
+        for condition in conditions:
+            try:
+                if condition == "busy neighbour":
+                    with Hog():
+                        t = run_trials(lab, ex, condition, n, small)
+                else:
+                    t = run_trials(lab, ex, condition, n, small)
+            except AutograderError as exc:
+                print(f"ERROR {lab.name}/{ex.name} [{condition}]: {exc}", flush=True)
+                return 1
+            results.append(t)
+            if args.bench:
+                unit = "less peak memory" if ex.metric == "peak_memory" else "faster"
+                print(f"{lab.name}/{ex.name}: reference {t.ratios[0]:.2f}x {unit} than the baseline "
+                      f"(bar {t.bar:g}x)", flush=True)
+            else:
+                print(t.summary(), flush=True)
+    if not args.bench and not args.no_write:
+        write_report(results, skipped, started)
+        print(f"wrote {REPORT}")
+    return 0 if all(t.wrong == 0 for t in results) else 1
