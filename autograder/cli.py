@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
     parser.add_argument("--course", type=Path, default=course.ROOT, help="the course folder")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("doctor", help="what this machine has, and where each lab will run").set_defaults(fn=_doctor)
+    sub.add_parser("doctor", help="what this machine has, and where each lab will run").set_defaults(
+        fn=_doctor
+    )
     labs = sub.add_parser("labs", help="generate labs/ from solutions/ with nbgrader")
     labs.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     labs.set_defaults(fn=_labs)
@@ -75,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("assignment")
     grade.add_argument("--student")
     grade.set_defaults(fn=_grade)
-    stab = sub.add_parser("stability", help="false-fail / false-pass rates of every speed check "
-                          "(--trials N, --only LAB/EXERCISE, --bench)")
+    stab = sub.add_parser(
+        "stability",
+        help="false-fail / false-pass rates of every speed check (--trials N, --only LAB/EXERCISE, --bench)",
+    )
     stab.set_defaults(fn=_stability)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "stability":

@@ -31,8 +31,11 @@ def nbgrader_env(root: Path) -> dict[str, str]:
 
 def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=root, env=nbgrader_env(root),
-        capture_output=True, text=True,
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=root,
+        env=nbgrader_env(root),
+        capture_output=True,
+        text=True,
     )
     if check and proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -48,8 +51,11 @@ def scratch_course(root: Path = ROOT) -> Path:
     """A private copy of the course (config + solutions) for nbgrader to work in."""
     tmp = Path(tempfile.mkdtemp(prefix="course-"))
     shutil.copy2(root / "nbgrader_config.py", tmp / "nbgrader_config.py")
-    shutil.copytree(root / "solutions", tmp / "solutions",
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc"))
+    shutil.copytree(
+        root / "solutions",
+        tmp / "solutions",
+        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc"),
+    )
     return tmp
 
 
@@ -92,8 +98,11 @@ class Drift:
     def summary(self) -> str:
         if self.clean:
             return "labs/ matches what `make labs` generates from solutions/"
-        parts = [f"{k}: {', '.join(v)}" for k, v in
-                 (("missing", self.missing), ("extra", self.extra), ("changed", self.changed)) if v]
+        parts = [
+            f"{k}: {', '.join(v)}"
+            for k, v in (("missing", self.missing), ("extra", self.extra), ("changed", self.changed))
+            if v
+        ]
         return "labs/ drifted from solutions/ (run `make labs`): " + "; ".join(parts)
 
 
@@ -105,7 +114,9 @@ def drift(root: Path = ROOT) -> Drift:
     fresh = release(root)
     try:
         want, have = _files(fresh), _files(root / "labs") if (root / "labs").exists() else set()
-        changed = sorted(f for f in want & have if not filecmp.cmp(fresh / f, root / "labs" / f, shallow=False))
+        changed = sorted(
+            f for f in want & have if not filecmp.cmp(fresh / f, root / "labs" / f, shallow=False)
+        )
         return Drift(sorted(want - have), sorted(have - want), changed)
     finally:
         shutil.rmtree(fresh.parent, ignore_errors=True)

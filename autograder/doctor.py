@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import sys
-import sysconfig
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,16 +87,6 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
-def c_compiler() -> str | None:
-    """Path of the C compiler Cython will use (sysconfig's CC), else gcc/cc on PATH."""
-    cc = (sysconfig.get_config_var("CC") or "").split()
-    for name in ([cc[0]] if cc else []) + ["gcc", "cc", "clang"]:
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def _reachable(address: str, default_port: int) -> str | None:
     """None if a TCP connection to the URL's host:port opens within 3 s, else the reason."""
     first = address.split(",")[0]  # Spark HA masters: spark://h1:7077,h2:7077
@@ -162,9 +150,7 @@ def _units(
         "real" if numba_gpu else "fallback",
     )
     ipp = probes["ipyparallel"]
-    engines = (
-        f"ipyparallel {cores} local engines" if ipp.available else f"no ipyparallel: {ipp.hint}"
-    )
+    engines = f"ipyparallel {cores} local engines" if ipp.available else f"no ipyparallel: {ipp.hint}"
     multiprocessing = UnitBackend(
         "04-multiprocessing",
         f"{cores} local processes; {engines}",
@@ -232,8 +218,7 @@ def _required() -> tuple[tuple[str, ...], list[str]]:
     raw = os.environ.get(REQUIRE_ENV, "")
     wanted = tuple(dict.fromkeys(t.strip().lower() for t in raw.split(",") if t.strip()))
     problems = [
-        f"{REQUIRE_ENV} names unknown requirement {t!r}: use a comma list of "
-        f"{','.join(REQUIREMENTS)}"
+        f"{REQUIRE_ENV} names unknown requirement {t!r}: use a comma list of {','.join(REQUIREMENTS)}"
         for t in wanted
         if t not in REQUIREMENTS
     ]
@@ -262,8 +247,7 @@ def _missing(wanted: tuple[str, ...], probes: dict[str, hw.Probe]) -> list[str]:
         configured, cluster_problems = _cluster_state()
         if not configured:
             problems.append(
-                f"cluster required but none configured: set {HOSTFILE_ENV}, {DASK_ENV} "
-                f"or {SPARK_ENV}"
+                f"cluster required but none configured: set {HOSTFILE_ENV}, {DASK_ENV} or {SPARK_ENV}"
             )
         problems.extend(cluster_problems)
     return problems
@@ -279,7 +263,7 @@ def collect() -> Report:
         probes = {p.name: p for p in (f.result() for f in futures)}
         simulator = sim_future.result()
         cores = cores_future.result()
-    compiler = c_compiler()
+    compiler = hw.c_compiler()
     wanted, problems = _required()
     problems += _missing(tuple(t for t in wanted if t in REQUIREMENTS), probes)
     units = _units(cores.usable, probes, simulator, compiler)

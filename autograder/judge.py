@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -26,24 +25,16 @@ def missing_need(need: str) -> str | None:
         return "no GPU"
     if need == "cores" and hardware.usable_cores() < 2:
         return "only 1 usable core"
-    if need == "mpi" and not (shutil.which("mpiexec") or _venv_bin("mpiexec")):
+    if need == "mpi" and not hardware.mpiexec_path():
         return "no MPI launcher (mpiexec)"
     if need in ("java", "spark") and hardware.java_home() is None:
         return "no Java 17+ for Spark"
     for module, label in (("spark", "pyspark"), ("dask", "distributed"), ("ipyparallel", "ipyparallel")):
         if need == module and importlib.util.find_spec(label) is None:
             return f"{label} is not installed"
-    if need == "compiler" and not (shutil.which("cc") or shutil.which("gcc")):
+    if need == "compiler" and not hardware.c_compiler():
         return "no C compiler"
     return None
-
-
-def _venv_bin(name: str) -> str | None:
-    import sys
-    from pathlib import Path
-
-    path = Path(sys.executable).with_name(name)
-    return str(path) if path.exists() else None
 
 
 def required_ratio(exercise: Exercise) -> tuple[float, int]:
@@ -86,8 +77,12 @@ def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdic
             expected = [plain(value) for _, value in exercise.examples]
             done = f"right on the {len(inputs)} worked examples (grading uses fresh random inputs)."
         else:
-            return Verdict(name, "correct", "skipped",
-                           "the reference answers are not shipped with the lab; checked when graded.")
+            return Verdict(
+                name,
+                "correct",
+                "skipped",
+                "the reference answers are not shipped with the lab; checked when graded.",
+            )
         outputs = candidate.run(inputs).outputs
         verify_outputs(exercise, inputs, expected, outputs)
         return Verdict(name, "correct", "pass", done)
@@ -113,21 +108,21 @@ def judge_speed(
             # Only right answers earn a skip: wrong code gets nothing for missing hardware.
             fallback_run = judge_correctness(exercise, candidate, small)
             if fallback_run.status == "fail":
-                return Verdict(name, "speed", "fail", f"no speed points: {fallback_run.message}",
-                               hint=exercise.hint)
+                return Verdict(
+                    name, "speed", "fail", f"no speed points: {fallback_run.message}", hint=exercise.hint
+                )
             return skip_or_fail(name, "speed", need, missing, exercise.fallback or "speed not graded")
     bar, cores = required_ratio(exercise)
     try:
         baseline = make_baseline()
     except BackendMissing as exc:
-        return skip_or_fail(name, "speed", exercise.needs[0] if exercise.needs else "backend",
-                            str(exc), "speed not graded")
+        return skip_or_fail(
+            name, "speed", exercise.needs[0] if exercise.needs else "backend", str(exc), "speed not graded"
+        )
     try:
-        m = measure(exercise, baseline, candidate, small=small, policy=policy,
-                    parallel=parallel, bar=bar)
+        m = measure(exercise, baseline, candidate, small=small, policy=policy, parallel=parallel, bar=bar)
     except AutograderError as exc:
-        return Verdict(name, "speed", "fail", f"no speed points: {exc}", required=bar,
-                       hint=exercise.hint)
+        return Verdict(name, "speed", "fail", f"no speed points: {exc}", required=bar, hint=exercise.hint)
     finally:
         baseline.close()
     return _speed_verdict(exercise, m, bar, cores, parallel)

@@ -15,7 +15,6 @@ For parallel exercises the CPU evidence of each sample is kept as well (cpu_moni
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,7 +25,6 @@ from .cpu_monitor import CpuEvidence
 from .errors import BadSubmission
 from .spec import Exercise
 from .wire import plain
-
 
 # Peaks under 1 MiB are import and allocator noise: count them as 1 MiB.
 MEMORY_FLOOR = 1024 * 1024
@@ -40,12 +38,6 @@ class Policy:
     band: float = 0.10  # a result within 10% (or 2x the noise) of the bar is borderline
     max_loops: int = 2000
     memory_repeats: int = 3
-
-    @classmethod
-    def from_env(cls) -> Policy:
-        if os.environ.get("AUTOGRADER_QUICK") == "1":  # self-check in small mode
-            return cls(repeats=3, max_rounds=2)
-        return cls()
 
 
 @dataclass(frozen=True)
@@ -103,8 +95,9 @@ class Measurement:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(ratio=self.ratio, noise=self.noise, cpu_ratio=self.cpu_ratio,
-                    busiest_share=self.busiest_share)
+        data.update(
+            ratio=self.ratio, noise=self.noise, cpu_ratio=self.cpu_ratio, busiest_share=self.busiest_share
+        )
         return data
 
 
@@ -129,7 +122,7 @@ class Inputs:
 
 
 def verify_outputs(exercise: Exercise, inputs: list[tuple], expected: list[Any], outputs: list[Any]) -> None:
-    for i, (args, exp, got) in enumerate(zip(inputs, expected, outputs)):
+    for i, (exp, got) in enumerate(zip(expected, outputs)):
         problem = exercise.verify(exp, got)
         if problem:
             n = len(inputs)
@@ -162,7 +155,7 @@ def measure(
     called here in the measuring process). ``bar`` is the ratio needed, used only to
     decide whether the result is borderline and worth measuring again.
     """
-    policy = policy or Policy.from_env()
+    policy = policy or Policy()
     reference = reference or exercise.reference_fn()
     inputs = Inputs(exercise, small, seed)
     from .hardware import machine_info
@@ -192,8 +185,9 @@ def measure(
                     if runner is not side.runner:
                         runner.close()
                 side.samples.append(float(batch.peak_bytes or 0))
-        return Measurement("peak_memory", b.samples, c.samples, (1, 1), 1, seed=inputs.seed,
-                           machine=machine_info())
+        return Measurement(
+            "peak_memory", b.samples, c.samples, (1, 1), 1, seed=inputs.seed, machine=machine_info()
+        )
 
     # Warm-up (excluded), then calibration from a second, warm call.
     for side in (b, c):
@@ -211,8 +205,17 @@ def measure(
                 side.samples.append(batch.wall_s / side.loops)
                 if batch.cpu is not None:
                     side.cpu.append(batch.cpu)
-        result = Measurement("time", b.samples, c.samples, (b.loops, c.loops), rounds,
-                             c.cpu, b.cpu, inputs.seed, machine_info())
+        result = Measurement(
+            "time",
+            b.samples,
+            c.samples,
+            (b.loops, c.loops),
+            rounds,
+            c.cpu,
+            b.cpu,
+            inputs.seed,
+            machine_info(),
+        )
         if bar is None or rounds >= policy.max_rounds:
             return result
         band = max(policy.band, 2 * result.noise)

@@ -22,10 +22,14 @@ def _outputs(verdicts: list[Verdict]) -> list:
     outputs = [new_output("stream", name="stdout", text="Graded by the supervisor:\n" + text)]
     failed = [v for v in verdicts if v.status == "fail"]
     if failed:
-        outputs.append(new_output(
-            "error", ename="CheckFailed", evalue=failed[0].summary(),
-            traceback=[v.summary() for v in failed],
-        ))
+        outputs.append(
+            new_output(
+                "error",
+                ename="CheckFailed",
+                evalue=failed[0].summary(),
+                traceback=[v.summary() for v in failed],
+            )
+        )
     return outputs
 
 

@@ -19,9 +19,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from . import channel, wire
@@ -110,8 +109,9 @@ class InProcessRunner:
 
 
 def _mpiexec() -> str:
-    here = Path(sys.executable).with_name("mpiexec")
-    found = str(here) if here.exists() else shutil.which("mpiexec")
+    from .hardware import mpiexec_path
+
+    found = mpiexec_path()
     if not found:
         raise BackendMissing(
             "no mpiexec found: run `make setup` (it installs the mpich wheel) or install MPICH"
@@ -179,18 +179,24 @@ class WorkerRunner:
         text = self._log.read().decode(errors="replace").strip()
         return text[-chars:] or "(no output)"
 
-    def _exchange(self, msg: dict[str, Any]) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _talking(self) -> Iterator[None]:
+        """Turn a silent or vanished worker into one sentence for the student."""
         self.sock.settimeout(self.timeout_s)
         try:
-            channel.send(self.sock, msg)
-            return channel.recv(self.sock)
-        except (TimeoutError, socket.timeout):
+            yield
+        except TimeoutError:
             self.close()
             raise BadSubmission(
                 f"{self.label} did not finish within {self.timeout_s:.0f} s; look for an endless loop"
             ) from None
         except (EOFError, ConnectionError):
             raise self._died() from None
+
+    def _exchange(self, msg: dict[str, Any]) -> dict[str, Any]:
+        with self._talking():
+            channel.send(self.sock, msg)
+            return channel.recv(self.sock)
 
     def _died(self) -> BadSubmission:
         tail = self.log_tail()
@@ -206,26 +212,18 @@ class WorkerRunner:
         return reply["result"]
 
     def run(self, args_list: list[tuple], metric: str = "time", monitor: bool = False) -> Batch:
-        request = wire.encode({"op": "call", "target": self.target, "label": self.label,
-                               "args": [list(a) for a in args_list]})
-        self.sock.settimeout(self.timeout_s)
+        request = wire.encode(
+            {"op": "call", "target": self.target, "label": self.label, "args": [list(a) for a in args_list]}
+        )
         mem = PeakMemory(self.proc.pid) if metric == "peak_memory" else contextlib.nullcontext()
         mon = CpuMonitor(self.proc.pid) if monitor else contextlib.nullcontext()
-        try:
-            with mem, mon:
-                # The clock runs from sending the inputs to receiving the outputs, so
-                # nothing the worker does can start early or be left out.
-                t0 = time.perf_counter()
-                channel.send_bytes(self.sock, request)
-                raw = channel.recv_bytes(self.sock)
-                wall = time.perf_counter() - t0
-        except (TimeoutError, socket.timeout):
-            self.close()
-            raise BadSubmission(
-                f"{self.label} did not finish within {self.timeout_s:.0f} s; look for an endless loop"
-            ) from None
-        except (EOFError, ConnectionError):
-            raise self._died() from None
+        with self._talking(), mem, mon:
+            # The clock runs from sending the inputs to receiving the outputs, so
+            # nothing the worker does can start early or be left out.
+            t0 = time.perf_counter()
+            channel.send_bytes(self.sock, request)
+            raw = channel.recv_bytes(self.sock)
+            wall = time.perf_counter() - t0
         outputs = self._checked(wire.decode(raw))
         if not isinstance(outputs, list) or len(outputs) != len(args_list):
             raise BadSubmission(f"the worker for {self.label} sent a malformed reply")
@@ -244,8 +242,9 @@ class WorkerRunner:
         because a process that already freed memory can reuse it without the kernel
         seeing a new peak."""
         setup, env, ranks = self._args
-        return WorkerRunner(setup, self.target, self.label, env=env, mpi_ranks=ranks,
-                            timeout_s=self.timeout_s)
+        return WorkerRunner(
+            setup, self.target, self.label, env=env, mpi_ranks=ranks, timeout_s=self.timeout_s
+        )
 
     def close(self) -> None:
         if getattr(self, "proc", None) is not None and self.proc.poll() is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,21 @@ class CheckFailed(AssertionError):
     """Raised so that nbgrader (and the student) see the cell fail."""
 
 
+class Verdicts(list):
+    """The verdicts of one check() call. Already printed, so a notebook shows nothing more."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+    def summary(self) -> str:
+        return "\n".join(v.summary() for v in self)
+
+
 def small_mode() -> bool:
     return os.environ.get("COURSE_SMALL") == "1"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lab(directory: str) -> Lab:
     return load_lab(directory)
 
@@ -56,11 +66,9 @@ def _mpi_module_target(exercise: Exercise, target: Any) -> tuple[str, str]:
 
 def _baseline_in_kernel(exercise: Exercise, lab: Lab, prefix: tuple) -> Any:
     if exercise.launcher == "mpiexec":
-        return WorkerRunner(
-            {"kind": "lab", "lab_dir": str(lab.directory), "exercise": exercise.name,
-             "role": "baseline", "cwd": os.getcwd()},
-            "__target__", "the baseline", mpi_ranks=1, timeout_s=exercise.timeout_s,
-        )
+        from .supervisor import baseline_worker
+
+        return baseline_worker(lab.directory, exercise)
     assert exercise.baseline is not None
     return InProcessRunner(exercise.baseline, "the baseline", prefix)
 
@@ -73,9 +81,15 @@ def _self_check(exercise: Exercise, lab: Lab, target: Any, part: str) -> list[Ve
         prefix = (resource,) if resource is not None else ()
         if exercise.launcher == "mpiexec":
             module, attr = _mpi_module_target(exercise, target)
-            candidate: Any = stack.enter_context(WorkerRunner(
-                {"kind": "module", "cwd": os.getcwd(), "module": module, "attr": attr},
-                attr, attr, mpi_ranks=exercise.mpi_ranks, timeout_s=exercise.timeout_s))
+            candidate: Any = stack.enter_context(
+                WorkerRunner(
+                    {"kind": "module", "cwd": os.getcwd(), "module": module, "attr": attr},
+                    attr,
+                    attr,
+                    mpi_ranks=exercise.mpi_ranks,
+                    timeout_s=exercise.timeout_s,
+                )
+            )
         else:
             label = getattr(target, "__name__", exercise.name)
             candidate = InProcessRunner(target, label, prefix)
@@ -84,15 +98,21 @@ def _self_check(exercise: Exercise, lab: Lab, target: Any, part: str) -> list[Ve
         grading = os.environ.get("NBGRADER_EXECUTION") == "autograde"
         if part == "speed" or (part == "all" and exercise.graded_speed):
             if grading:
-                verdicts.append(Verdict(exercise.name, "speed", "skipped",
-                                        "measured by the supervisor, outside this kernel."))
+                verdicts.append(
+                    Verdict(
+                        exercise.name, "speed", "skipped", "measured by the supervisor, outside this kernel."
+                    )
+                )
             else:
-                verdicts.append(judge_speed(
-                    exercise, lambda: _baseline_in_kernel(exercise, lab, prefix), candidate, small))
-    return verdicts
+                verdicts.append(
+                    judge_speed(
+                        exercise, lambda: _baseline_in_kernel(exercise, lab, prefix), candidate, small
+                    )
+                )
+    return Verdicts(verdicts)
 
 
-def check(exercise: str, target: Any, *, part: str = "all", lab: str | Path | None = None) -> list[Verdict]:
+def check(exercise: str, target: Any, *, part: str = "all", lab: str | Path | None = None) -> Verdicts:
     """Check ``target`` (a function, or a value for answer exercises) against ``exercise``.
 
     part: "correct" (right results), "speed" (the bar, with every result verified too),
@@ -113,4 +133,4 @@ def check(exercise: str, target: Any, *, part: str = "all", lab: str | Path | No
     failed = [v for v in verdicts if v.status == "fail"]
     if failed:
         raise CheckFailed("\n".join(v.summary() for v in failed))
-    return verdicts
+    return Verdicts(verdicts)

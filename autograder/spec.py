@@ -24,7 +24,7 @@ from .verify import Verifier, exact
 NEEDS = ("gpu", "mpi", "spark", "dask", "ipyparallel", "cores", "compiler", "java")
 
 Metric = Literal["answer", "time", "peak_memory"]
-Resource = Literal["none", "dask", "spark"]
+Resource = Literal["none", "dask", "spark", "ipyparallel"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ class Exercise:
         bar then scales with usable cores and CPU-time evidence is required.
     needs: hardware or backends without which the speed part is skipped.
     fallback: what runs instead when a need is missing (said in the skip message).
-    resource: a Dask client or SparkSession the grader creates and passes first.
+    resource: a Dask client, SparkSession or ipyparallel client the grader creates and
+        passes first (embedded LocalCluster / local[*] / local engines unless configured).
     launcher: "mpiexec" runs the target on every rank of ``mpiexec -n mpi_ranks``,
         called as target(comm, *args); rank 0's return value is graded.
     """
@@ -150,7 +151,7 @@ def _import_file(path: Path, stem: str) -> Any:
 
 
 def _private_reference(directory: Path, ref: str) -> Callable[..., Any] | None:
-    """"module:function" from a file beside checks.py; None where it is not shipped."""
+    """ "module:function" from a file beside checks.py; None where it is not shipped."""
     stem, _, attr = ref.partition(":")
     path = directory / f"{stem}.py"
     if not path.is_file():

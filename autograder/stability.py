@@ -30,7 +30,7 @@ from .errors import AutograderError
 from .judge import judge_speed, missing_need
 from .runners import WorkerRunner
 from .spec import Exercise, Lab, load_lab
-from .supervisor import worker_env
+from .supervisor import baseline_worker, worker_env
 
 REPORT = Path(__file__).resolve().parent / "STABILITY.md"
 DATA = Path(__file__).resolve().parent / "stability.json"
@@ -68,9 +68,11 @@ class Trials:
 
     def summary(self) -> str:
         kind = "false passes" if self.condition == "slow variant" else "false fails"
-        return (f"{self.lab}/{self.exercise} [{self.condition}]: {self.wrong}/{len(self.verdicts)} {kind}; "
-                f"ratio min/median/max {min(self.ratios):.2f}/{statistics.median(self.ratios):.2f}/"
-                f"{max(self.ratios):.2f} vs bar {self.bar:g}")
+        return (
+            f"{self.lab}/{self.exercise} [{self.condition}]: {self.wrong}/{len(self.verdicts)} {kind}; "
+            f"ratio min/median/max {min(self.ratios):.2f}/{statistics.median(self.ratios):.2f}/"
+            f"{max(self.ratios):.2f} vs bar {self.bar:g}"
+        )
 
 
 class Hog:
@@ -101,25 +103,27 @@ def speed_checks(root: Path) -> list[tuple[Lab, Exercise]]:
 
 
 def _candidate(lab: Lab, ex: Exercise, slow: bool) -> WorkerRunner:
+    """The reference solution, or for the slow variant the baseline itself, as a candidate."""
     if slow:
-        setup = {"kind": "lab", "lab_dir": str(lab.directory), "exercise": ex.name, "role": "baseline",
-                 "cwd": str(lab.directory), "resource": ex.resource}
-        return WorkerRunner(setup, "__target__", "slow variant", env=worker_env())
+        return baseline_worker(lab.directory, ex, "slow variant")
     stem, attr = _reference_module(ex)
-    setup = {"kind": "module", "cwd": str(lab.directory), "module": stem, "attr": attr, "resource": ex.resource}
+    setup = {
+        "kind": "module",
+        "cwd": str(lab.directory),
+        "module": stem,
+        "attr": attr,
+        "resource": ex.resource,
+    }
     return WorkerRunner(setup, attr, "reference", env=worker_env())
 
 
 def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> Trials:
-    baseline_setup = {"kind": "lab", "lab_dir": str(lab.directory), "exercise": ex.name,
-                      "role": "baseline", "cwd": str(lab.directory), "resource": ex.resource}
     ratios, verdicts = [], []
     candidate = _candidate(lab, ex, condition == "slow variant")
     bar = 0.0
     try:
         for _ in range(n):
-            v = judge_speed(ex, lambda: WorkerRunner(baseline_setup, "__target__", "the baseline",
-                                                     env=worker_env()), candidate, small)
+            v = judge_speed(ex, lambda: baseline_worker(lab.directory, ex), candidate, small)
             bar = v.required or ex.min_speedup or 0.0
             ratios.append(float(v.measured or 0.0))
             verdicts.append(v.status)
@@ -128,37 +132,59 @@ def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> T
     return Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small)
 
 
-def write_report(results: list[Trials], skipped: list[str], started: float) -> None:
+def _mode(small: bool) -> str:
+    return "small" if small else "normal"
+
+
+def write_report(results: list[Trials], skipped: list[str], started: float, small: bool) -> None:
+    """Store this run under its input-size mode, keep the other mode's run, render both."""
     from .hardware import machine_info
 
-    info = machine_info()
+    runs = json.loads(DATA.read_text()).get("runs", {}) if DATA.exists() else {}
+    runs[_mode(small)] = {
+        "machine": machine_info(),
+        "minutes": round((time.time() - started) / 60, 1),
+        "skipped": skipped,
+        "trials": [asdict(t) for t in results],
+    }
+    DATA.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
     lines = [
         "# Stability of the speed checks",
         "",
-        "Written by `make check-stability` (`autograder stability`); do not edit by hand.",
-        f"Machine: {info.get('cpu_model', '?')}, {info.get('usable_cores')} usable cores, "
-        f"Python {info.get('python')}. Run took {(time.time() - started) / 60:.0f} minutes, "
-        f"{'small' if results and results[0].small else 'normal'} input sizes.",
-        "",
-        "Each row grades one check many times through the grading path (worker processes timed "
-        "from outside). *Observed* is the count of wrong verdicts. With 0 wrong in N trials the "
-        "95% upper bound on the true rate is 3/N; the *log-normal tail* extrapolates from the "
-        "spread of the measured ratios to rates far below 1/N.",
-        "",
-        "| check | condition | trials | wrong verdicts | observed rate | log-normal tail | ratio min / median / max | bar |",
-        "|---|---|---|---|---|---|---|---|",
+        "Written by `make check-stability` (`autograder stability`, normal input sizes) and",
+        "`COURSE_SMALL=1 autograder stability` (the sizes the test suite grades with); do not",
+        "edit by hand. Each row grades one check many times through the grading path: worker",
+        "processes timed from outside, exactly as `nbgrader autograde` does. *Wrong verdicts*",
+        "are false fails (reference solution) or false passes (slow-but-correct variant: the",
+        "baseline itself). With 0 wrong in N trials the 95% upper bound on the true rate is 3/N;",
+        "the *log-normal tail* fits the measured ratios and extrapolates to rates far below 1/N.",
+        "The busy neighbour is one process spinning on a core for the whole run.",
     ]
-    for t in results:
-        lines.append(
-            f"| {t.lab}/{t.exercise} | {t.condition} | {len(t.verdicts)} | {t.wrong} "
-            f"({'false passes' if t.condition == 'slow variant' else 'false fails'}) | {t.rate:.1%} | "
-            f"{t.tail_estimate:.1e} | {min(t.ratios):.2f} / {statistics.median(t.ratios):.2f} / "
-            f"{max(t.ratios):.2f} | {t.bar:g} |"
-        )
-    if skipped:
-        lines += ["", "Not measured on this machine:", ""] + [f"- {s}" for s in skipped]
+    for mode in ("normal", "small"):
+        if mode not in runs:
+            continue
+        run, info = runs[mode], runs[mode]["machine"]
+        lines += [
+            "",
+            f"## {mode.capitalize()} input sizes",
+            "",
+            f"{info.get('cpu_model', '?')}, {info.get('usable_cores')} usable cores, Python "
+            f"{info.get('python')}; {run['minutes']} minutes.",
+            "",
+            "| check | condition | trials | wrong verdicts | observed rate | log-normal tail "
+            "| ratio min / median / max | bar |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for t in (Trials(**d) for d in run["trials"]):
+            kind = "false passes" if t.condition == "slow variant" else "false fails"
+            lines.append(
+                f"| {t.lab}/{t.exercise} | {t.condition} | {len(t.verdicts)} | {t.wrong} {kind} | "
+                f"{t.rate:.1%} | {t.tail_estimate:.1e} | {min(t.ratios):.2f} / "
+                f"{statistics.median(t.ratios):.2f} / {max(t.ratios):.2f} | {t.bar:g} |"
+            )
+        if run["skipped"]:
+            lines += ["", "Not measured on this machine:", ""] + [f"- {s}" for s in run["skipped"]]
     REPORT.write_text("\n".join(lines) + "\n")
-    DATA.write_text(json.dumps({"machine": info, "trials": [asdict(t) for t in results]}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,11 +220,14 @@ def main(argv: list[str] | None = None) -> int:
             results.append(t)
             if args.bench:
                 unit = "less peak memory" if ex.metric == "peak_memory" else "faster"
-                print(f"{lab.name}/{ex.name}: reference {t.ratios[0]:.2f}x {unit} than the baseline "
-                      f"(bar {t.bar:g}x)", flush=True)
+                print(
+                    f"{lab.name}/{ex.name}: reference {t.ratios[0]:.2f}x {unit} than the baseline "
+                    f"(bar {t.bar:g}x)",
+                    flush=True,
+                )
             else:
                 print(t.summary(), flush=True)
     if not args.bench and not args.no_write:
-        write_report(results, skipped, started)
+        write_report(results, skipped, started, small)
         print(f"wrote {REPORT}")
     return 0 if all(t.wrong == 0 for t in results) else 1

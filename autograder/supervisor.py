@@ -70,9 +70,7 @@ def find_check_calls(nb: Any) -> list[CheckCall]:
 def student_cells(nb: Any) -> list[str]:
     """The code the student's functions are built from: every code cell but the tests."""
     return [
-        cell["source"]
-        for cell in nb["cells"]
-        if cell.get("cell_type") == "code" and not _is_test_cell(cell)
+        cell["source"] for cell in nb["cells"] if cell.get("cell_type") == "code" and not _is_test_cell(cell)
     ]
 
 
@@ -80,11 +78,30 @@ def worker_env() -> dict[str, str]:
     """Environment for both workers: same BLAS pinning, simulator when there is no GPU."""
     from .hardware import gpu_present
 
-    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "AUTOGRADER_SUPERVISED": "1"}
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     if not gpu_present():
         env["NUMBA_ENABLE_CUDASIM"] = "1"
     return env
+
+
+def baseline_worker(lab_dir: str | Path, ex: Exercise, label: str = "the baseline") -> WorkerRunner:
+    """The course's baseline of ``ex``, loaded from the trusted lab folder, in its own process."""
+    setup = {
+        "kind": "lab",
+        "lab_dir": str(lab_dir),
+        "exercise": ex.name,
+        "role": "baseline",
+        "cwd": str(lab_dir),
+        "resource": ex.resource,
+    }
+    return WorkerRunner(
+        setup,
+        "__target__",
+        label,
+        env=worker_env(),
+        mpi_ranks=1 if ex.launcher == "mpiexec" else None,
+        timeout_s=ex.timeout_s,
+    )
 
 
 class Supervisor:
@@ -107,7 +124,9 @@ class Supervisor:
         if worker is None or worker.proc.poll() is not None:
             worker = WorkerRunner(
                 {"kind": "cells", "cells": self.cells, "cwd": self.scratch, "resource": ex.resource},
-                target, target, env=self.env,
+                target,
+                target,
+                env=self.env,
                 mpi_ranks=ex.mpi_ranks if ex.launcher == "mpiexec" else None,
                 timeout_s=ex.timeout_s,
             )
@@ -116,12 +135,7 @@ class Supervisor:
         return worker
 
     def _baseline(self, ex: Exercise) -> WorkerRunner:
-        return WorkerRunner(
-            {"kind": "lab", "lab_dir": str(self.lab.directory), "exercise": ex.name,
-             "role": "baseline", "cwd": str(self.lab.directory), "resource": ex.resource},
-            "__target__", "the baseline", env=self.env,
-            mpi_ranks=1 if ex.launcher == "mpiexec" else None, timeout_s=ex.timeout_s,
-        )
+        return baseline_worker(self.lab.directory, ex)
 
     def grade(self, call: CheckCall) -> list[Verdict]:
         try:
@@ -158,8 +172,9 @@ class Supervisor:
         self.close()
 
 
-def grade_notebook(nb: Any, lab_dir: str | Path, submission_dir: str | Path,
-                   small: bool | None = None) -> dict[int, list[Verdict]]:
+def grade_notebook(
+    nb: Any, lab_dir: str | Path, submission_dir: str | Path, small: bool | None = None
+) -> dict[int, list[Verdict]]:
     """Verdicts by test-cell index for every check call in ``nb``."""
     if small is None:
         small = os.environ.get("COURSE_SMALL") == "1"

@@ -62,7 +62,9 @@ def _import_module(cwd: str, module: str, attr: str) -> dict[str, Any]:
     try:
         return {attr: getattr(importlib.import_module(module), attr)}
     except Exception as exc:  # noqa: BLE001 - reported to the student as a sentence
-        raise BadSubmission(f"could not import {attr} from {module}.py: {type(exc).__name__}: {exc}") from None
+        raise BadSubmission(
+            f"could not import {attr} from {module}.py: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _setup(msg: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -79,8 +81,9 @@ def _setup(msg: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 class _Serve:
-    def __init__(self, namespace: dict[str, Any], failures: list[str], resource: Any,
-                 comm: Any = None) -> None:
+    def __init__(
+        self, namespace: dict[str, Any], failures: list[str], resource: Any, comm: Any = None
+    ) -> None:
         self.ns, self.failures, self.resource, self.comm = namespace, failures, resource, comm
 
     def target(self, name: str) -> Any:

@@ -23,7 +23,8 @@ SLOW_BUT_CORRECT = {
         "    return x\n\n"
         "def pays_off(n_bytes, flops_per_byte, link_gb_s, gpu_gflops, cpu_gflops):\n"
         "    flops = n_bytes * flops_per_byte\n"
-        "    return 2 * n_bytes / (link_gb_s * 1e9) + flops / (gpu_gflops * 1e9) < flops / (cpu_gflops * 1e9)\n"
+        "    gpu_s = 2 * n_bytes / (link_gb_s * 1e9) + flops / (gpu_gflops * 1e9)\n"
+        "    return gpu_s < flops / (cpu_gflops * 1e9)\n"
     ),
 }
 
@@ -36,7 +37,8 @@ WRONG_BUT_FAST = {
     ),
     "ex3-solution": (
         "def summarize_stream(path):\n"
-        "    return {'requests': 0, 'visitors': 0, 'server_errors': 0, 'top_paths': [], 'bytes_per_hour': [0] * 24}"
+        "    return {'requests': 0, 'visitors': 0, 'server_errors': 0,\n"
+        "            'top_paths': [], 'bytes_per_hour': [0] * 24}"
     ),
     "ex4-solution": (
         "def gpu_iterate(x0, c, steps):\n    return x0\n\n"

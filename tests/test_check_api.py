@@ -6,8 +6,8 @@ import pytest
 
 import autograder.selfcheck as check_mod
 from autograder import check
-from autograder.selfcheck import CheckFailed
 from autograder.errors import UnknownExercise
+from autograder.selfcheck import CheckFailed
 
 
 @pytest.fixture(autouse=True)

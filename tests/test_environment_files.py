@@ -1,18 +1,34 @@
 """pyproject.toml, environment.yml and binder/ must describe the same course environment."""
 
 import re
+
 import tomllib
-
 import yaml
-
 from conftest import ROOT
 
 # Names conda-forge spells differently, and what only conda needs.
-CONDA_NAME = {"dask[distributed]": ["dask", "distributed"], "cupy-cuda12x": ["cupy"],
-              "pocl-binary-distribution": ["pocl"]}
+CONDA_NAME = {
+    "dask[distributed]": ["dask", "distributed"],
+    "cupy-cuda12x": ["cupy"],
+    "pocl-binary-distribution": ["pocl"],
+}
 CONDA_ONLY = {"python", "pip", "openjdk"}
-MISSION = ["jupyterlab", "nbgrader", "ipyparallel", "mpi4py", "numba", "cython", "pycuda", "cupy",
-           "numexpr", "dask", "pyspark", "matplotlib", "line_profiler", "memory_profiler"]
+MISSION = [
+    "jupyterlab",
+    "nbgrader",
+    "ipyparallel",
+    "mpi4py",
+    "numba",
+    "cython",
+    "pycuda",
+    "cupy",
+    "numexpr",
+    "dask",
+    "pyspark",
+    "matplotlib",
+    "line_profiler",
+    "memory_profiler",
+]
 
 
 def _name(requirement: str) -> str:
@@ -41,7 +57,10 @@ def test_every_package_of_the_mission_is_installed_somewhere():
 
 
 def test_binder_installs_the_project_itself_and_java():
-    reqs = [line.strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+    reqs = [
+        line.strip()
+        for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert reqs == ["-e ."], "binder must install pyproject.toml's list, not a copy of it"
     assert "openjdk" in (ROOT / "binder" / "apt.txt").read_text()

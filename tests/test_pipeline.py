@@ -5,10 +5,10 @@ import shutil
 
 import nbformat
 import pytest
-
 import submissions as S
-from autograder import course
 from conftest import ROOT
+
+from autograder import course
 
 LAB = "01-profiling"
 NB = "01-profiling-lab.ipynb"
@@ -62,15 +62,20 @@ def graded():
     assert proc.returncode == 0, proc.stderr[-4000:]
     course.nbgrader(root, "export", f"--to={root / 'grades.csv'}")
     with open(root / "grades.csv") as fh:
-        scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(fh)}
+        scores = {
+            row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(fh)
+        }
     yield root, scores
     shutil.rmtree(root, ignore_errors=True)
 
 
 def _cell_outputs(root, student):
     nb = nbformat.read(root / "autograded" / student / LAB / NB, as_version=4)
-    return {c.metadata.nbgrader["grade_id"]: "".join(o.get("text", "") + o.get("evalue", "") for o in c.outputs)
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    return {
+        c.metadata.nbgrader["grade_id"]: "".join(o.get("text", "") + o.get("evalue", "") for o in c.outputs)
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
 
 
 def test_reference_gets_full_marks(graded):

@@ -24,8 +24,9 @@ def notebook(solution: str, *tests: tuple[str, int]) -> nbformat.NotebookNode:
 def grade(nb, toy_lab, tmp_path):
     """Grade as nbgrader would: the submission folder holds the lab's released files."""
     submission = tmp_path / "submission"
-    shutil.copytree(toy_lab, submission, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("_reference.py", "__pycache__"))
+    shutil.copytree(
+        toy_lab, submission, dirs_exist_ok=True, ignore=shutil.ignore_patterns("_reference.py", "__pycache__")
+    )
     return grade_notebook(nb, toy_lab, submission, small=True)
 
 
@@ -34,8 +35,11 @@ def statuses(result):
 
 
 def test_check_calls_are_read_from_test_cells_only():
-    nb = notebook("check('answer', x)  # in a solution cell: not a grading call",
-                  ("check('sort', my_sort, part='speed')", 2), ("print('no check here')", 1))
+    nb = notebook(
+        "check('answer', x)  # in a solution cell: not a grading call",
+        ("check('sort', my_sort, part='speed')", 2),
+        ("print('no check here')", 1),
+    )
     assert [(c.exercise, c.target, c.part) for c in find_check_calls(nb)] == [("sort", "my_sort", "speed")]
 
 
@@ -62,8 +66,10 @@ def test_reference_passes_and_tampering_earns_nothing(toy_lab, tmp_path, no_requ
 
 
 def test_notebook_magics_run_in_the_worker(toy_lab, tmp_path, no_requirements):
-    nb = notebook("%%writefile mysort.py\ndef my_sort(v):\n    return sorted(v)\n",
-                  ("from mysort import my_sort\ncheck('sort', my_sort, part='correct')", 1))
+    nb = notebook(
+        "%%writefile mysort.py\ndef my_sort(v):\n    return sorted(v)\n",
+        ("from mysort import my_sort\ncheck('sort', my_sort, part='correct')", 1),
+    )
     nb.cells.insert(2, new_code_cell("from mysort import my_sort"))
     assert statuses(grade(nb, toy_lab, tmp_path)) == [("correct", "pass")]
 
@@ -80,9 +86,7 @@ def test_a_cython_cell_must_compile(toy_lab, tmp_path, no_requirements):
 
 def test_exits_crashes_and_endless_loops_are_failures_not_hangs(toy_lab, tmp_path, no_requirements):
     nb = notebook(
-        "import os, sys\n"
-        "def quits(v):\n    sys.exit(3)\n"
-        "def dies(v):\n    os._exit(1)\n",
+        "import os, sys\ndef quits(v):\n    sys.exit(3)\ndef dies(v):\n    os._exit(1)\n",
         ("check('sort', quits, part='correct')", 1),
         ("check('sort', dies, part='correct')", 1),
         ("check('answer', missing_name)", 1),
@@ -128,12 +132,9 @@ def test_endless_loop_times_out(toy_lab, tmp_path, no_requirements, monkeypatch)
     assert v.status == "fail" and "did not finish within 3 s" in v.message
 
 
-@pytest.mark.parametrize("part", ["correct"])
-def test_dask_client_comes_from_the_grader(toy_lab, tmp_path, no_requirements, part):
-    nb = notebook(
-        "def total(client, values):\n"
-        "    import dask.array as da\n"
-        "    return float(da.from_array(values, chunks=250).sum().compute())\n",
-        (f"check('dask-total', total, part='{part}')", 1),
-    )
-    assert statuses(grade(nb, toy_lab, tmp_path)) == [(part, "pass")]
+@pytest.mark.parametrize("exercise", ["dask-total", "spark-total", "ipp-total"])
+def test_cluster_clients_come_from_the_grader(toy_lab, tmp_path, no_requirements, exercise):
+    """The student's function gets a real Dask client, SparkSession or ipyparallel client."""
+    function = {"dask-total": "dask_total", "spark-total": "spark_total", "ipp-total": "ipp_total"}[exercise]
+    nb = notebook(f"from work import {function} as total", (f"check('{exercise}', total, part='correct')", 1))
+    assert statuses(grade(nb, toy_lab, tmp_path)) == [("correct", "pass")]

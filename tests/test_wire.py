@@ -7,8 +7,17 @@ from autograder.errors import WireError
 
 def test_plain_data_round_trips_exactly():
     value = {
-        "n": 3, "big": 2**70, "x": 0.1, "nan": float("nan"), "s": "é", "b": b"\x00\x01",
-        "t": (1, [2, 3]), "set": {1, 2}, 5: None, "flag": True, "z": 1 + 2j,
+        "n": 3,
+        "big": 2**70,
+        "x": 0.1,
+        "nan": float("nan"),
+        "s": "é",
+        "b": b"\x00\x01",
+        "t": (1, [2, 3]),
+        "set": {1, 2},
+        5: None,
+        "flag": True,
+        "z": 1 + 2j,
         "arr": np.arange(6, dtype=np.int32).reshape(2, 3),
     }
     back = wire.decode(wire.encode(value))

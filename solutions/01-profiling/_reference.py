@@ -41,12 +41,18 @@ def summarize_stream(path: str) -> dict:
             paths[r[3]] = paths.get(r[3], 0) + 1
             hours[r[1]] += r[5]
     top = sorted(paths.items(), key=lambda item: (-item[1], item[0]))[:5]
-    return {"requests": requests, "visitors": len(visitors), "server_errors": errors,
-            "top_paths": top, "bytes_per_hour": hours}
+    return {
+        "requests": requests,
+        "visitors": len(visitors),
+        "server_errors": errors,
+        "top_paths": top,
+        "bytes_per_hour": hours,
+    }
 
 
-def pays_off(n_bytes: float, flops_per_byte: float, link_gb_s: float, gpu_gflops: float,
-             cpu_gflops: float) -> bool:
+def pays_off(
+    n_bytes: float, flops_per_byte: float, link_gb_s: float, gpu_gflops: float, cpu_gflops: float
+) -> bool:
     """Offload pays when copying there and back plus the kernel beats the CPU."""
     flops = n_bytes * flops_per_byte
     gpu_s = 2 * n_bytes / (link_gb_s * 1e9) + flops / (gpu_gflops * 1e9)

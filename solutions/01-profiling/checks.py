@@ -12,9 +12,9 @@ import os
 import shutil
 import tempfile
 
+import logpipe
 import numpy as np
 
-import logpipe
 from autograder import Exercise, verify
 from autograder.hardware import gpu_present
 
@@ -81,8 +81,13 @@ def iterate_numpy(x0: np.ndarray, c: np.ndarray, steps: int) -> np.ndarray:
 def offload_input(rng: np.random.Generator, small: bool) -> tuple:
     n_bytes = float(10 ** rng.uniform(5, 10))
     flops_per_byte = float(10 ** rng.uniform(-1, 3))
-    return (n_bytes, flops_per_byte, float(rng.uniform(8, 64)), float(rng.uniform(5e3, 6e4)),
-            float(rng.uniform(50, 2e3)))
+    return (
+        n_bytes,
+        flops_per_byte,
+        float(rng.uniform(8, 64)),
+        float(rng.uniform(5e3, 6e4)),
+        float(rng.uniform(50, 2e3)),
+    )
 
 
 # (n_bytes, flops_per_byte, link GB/s, GPU GFLOP/s, CPU GFLOP/s) -> pays off?

@@ -17,7 +17,7 @@ from collections import Counter
 import numpy as np
 
 LINE = re.compile(
-    r'(?P<ip>\S+) \S+ \S+ \[(?P<day>[^:]+):(?P<hour>\d\d):\d\d:\d\d [^\]]+\] '
+    r"(?P<ip>\S+) \S+ \S+ \[(?P<day>[^:]+):(?P<hour>\d\d):\d\d:\d\d [^\]]+\] "
     r'"(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) (?P<size>\d+|-)'
 )
 
@@ -42,7 +42,7 @@ def make_lines(rng: np.random.Generator, n: int, visitors: int) -> list[str]:
         path = PATHS[p] if p < len(PATHS) else f"/products/{p * 37 % 1000}"
         size = "-" if STATUSES[statuses[i]] == 304 else str(int(sizes[i]))
         lines.append(
-            f'{ips[who[i]]} - - [21/Nov/2026:{int(hours[i]):02d}:{i % 60:02d}:{(i * 7) % 60:02d} +0000] '
+            f"{ips[who[i]]} - - [21/Nov/2026:{int(hours[i]):02d}:{i % 60:02d}:{(i * 7) % 60:02d} +0000] "
             f'"{METHODS[methods[i]]} {path} HTTP/1.1" {STATUSES[statuses[i]]} {size}'
         )
     return lines
@@ -53,7 +53,14 @@ def parse(line: str) -> tuple[str, int, str, str, int, int] | None:
     if m is None:
         return None
     size = m["size"]
-    return (m["ip"], int(m["hour"]), m["method"], m["path"], int(m["status"]), 0 if size == "-" else int(size))
+    return (
+        m["ip"],
+        int(m["hour"]),
+        m["method"],
+        m["path"],
+        int(m["status"]),
+        0 if size == "-" else int(size),
+    )
 
 
 def count_visitors(records: list[tuple]) -> int:

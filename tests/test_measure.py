@@ -1,0 +1,70 @@
+"""The measuring protocol itself: fresh inputs, interleaving, calibration, re-measurement."""
+
+import importlib
+import sys
+
+from autograder.measure import Policy, measure
+from autograder.runners import InProcessRunner
+from autograder.spec import load_lab
+
+
+def _lab_and_work(toy_lab):
+    sys.path.insert(0, str(toy_lab))
+    return load_lab(toy_lab), importlib.import_module("work")
+
+
+def test_every_call_gets_a_fresh_input_and_warm_up_is_excluded(toy_lab):
+    lab, work = _lab_and_work(toy_lab)
+    seen = []
+
+    def recording_sort(values):
+        seen.append(tuple(values))
+        return sorted(values)
+
+    ex = lab.get("sort")
+    m = measure(
+        ex,
+        InProcessRunner(work.insertion_sort, "baseline"),
+        InProcessRunner(recording_sort, "c"),
+        policy=Policy(repeats=3),
+    )
+    assert len(seen) == len(set(seen)), "an input was reused: a cache could have hit"
+    assert len(m.candidate) == 3 and len(m.baseline) == 3
+    # Calibration: each candidate sample is many calls long, each baseline sample at least one.
+    b_loops, c_loops = m.loops
+    assert c_loops > b_loops >= 1
+    assert len(seen) == 2 + 3 * c_loops  # two warm-up/calibration calls, then the samples
+    assert m.ratio > 5 and m.machine["usable_cores"] >= 1 and m.seed
+
+
+def test_borderline_results_are_measured_again(toy_lab):
+    lab, work = _lab_and_work(toy_lab)
+    ex = lab.get("sort")
+    same = InProcessRunner(work.fast_sort, "same")
+    m = measure(
+        ex,
+        same,
+        InProcessRunner(work.fast_sort, "c"),
+        bar=1.0,
+        policy=Policy(repeats=3, max_rounds=3, sample_s=0.01),
+    )
+    assert m.rounds == 3 and len(m.candidate) == 9
+    far = measure(
+        ex,
+        InProcessRunner(work.insertion_sort, "b"),
+        InProcessRunner(work.fast_sort, "c"),
+        bar=1.0,
+        policy=Policy(repeats=3, max_rounds=3, sample_s=0.01),
+    )
+    assert far.rounds == 1
+
+
+def test_stability_trials_count_wrong_verdicts(toy_lab, monkeypatch, no_requirements):
+    from autograder import stability
+
+    lab, _ = _lab_and_work(toy_lab)
+    honest = stability.run_trials(lab, lab.get("sort"), "idle", 2, small=True)
+    slow = stability.run_trials(lab, lab.get("sort"), "slow variant", 2, small=True)
+    assert honest.wrong == 0 and honest.verdicts == ["pass", "pass"] and min(honest.ratios) > 5
+    assert slow.wrong == 0 and slow.verdicts == ["fail", "fail"] and max(slow.ratios) < 2
+    assert "0/2 false passes" in slow.summary()
