@@ -118,6 +118,7 @@ def check(exercise: str, target: Any, *, part: str = "all", lab: str | Path | No
     part: "correct" (right results), "speed" (the bar, with every result verified too),
     or "all". Prints one line per verdict and raises CheckFailed if any part failed.
     """
+    __tracebackhide__ = True  # IPython and pytest then show the message, not this frame
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}, not {part!r}")
     the_lab = find_lab(lab)
