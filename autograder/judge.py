@@ -64,17 +64,17 @@ def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdic
             if problem:
                 raise BadSubmission(problem)
             return Verdict(name, "correct", "pass", "your answer is right.")
-        from .measure import Inputs, verify_outputs
+        from .measure import Expected, Inputs, expect, verify_outputs
         from .wire import plain
 
         reference = exercise.reference_fn()
         if reference is not None:
             inputs = Inputs(exercise, small).draw(CORRECTNESS_CALLS)
-            expected = [plain(reference(*a)) for a in inputs]
+            expected = [expect(exercise, reference, a) for a in inputs]
             done = f"right on {CORRECTNESS_CALLS} fresh random inputs."
         elif exercise.examples:
             inputs = [tuple(args) for args, _ in exercise.examples]
-            expected = [plain(value) for _, value in exercise.examples]
+            expected = [Expected(plain(value)) for _, value in exercise.examples]
             done = f"right on the {len(inputs)} worked examples (grading uses fresh random inputs)."
         else:
             return Verdict(
@@ -84,7 +84,7 @@ def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdic
                 "the reference answers are not shipped with the lab; checked when graded.",
             )
         outputs = candidate.run(inputs).outputs
-        verify_outputs(exercise, inputs, expected, outputs)
+        verify_outputs(exercise, expected, outputs)
         return Verdict(name, "correct", "pass", done)
     except AutograderError as exc:
         return Verdict(name, "correct", "fail", str(exc), hint=exercise.hint)

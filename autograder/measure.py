@@ -121,12 +121,44 @@ class Inputs:
         ]
 
 
-def verify_outputs(exercise: Exercise, inputs: list[tuple], expected: list[Any], outputs: list[Any]) -> None:
+@dataclass(frozen=True)
+class Expected:
+    """The right output for one call: whole, or at ``positions`` of an elementwise array result."""
+
+    value: Any
+    positions: np.ndarray | None = None
+    length: int = 0
+
+
+def expect(exercise: Exercise, reference: Any, args: tuple) -> Expected:
+    """Compute what ``args`` must give. With ``spot_check=k`` and array inputs of length n > k,
+    only k positions drawn at random (after the inputs, unseen by the candidate) are computed:
+    a CPU reference cannot afford every element of every GPU call, but a wrong kernel
+    cannot guess which elements will be looked at."""
+    k = exercise.spot_check
+    arrays = [a for a in args if isinstance(a, np.ndarray) and a.ndim >= 1]
+    n = len(arrays[0]) if arrays else 0
+    if not k or n <= k:
+        return Expected(plain(reference(*args)))
+    positions = np.sort(np.random.default_rng().choice(n, k, replace=False))
+    sliced = tuple(
+        a[positions] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == n else a for a in args
+    )
+    return Expected(plain(reference(*sliced)), positions, n)
+
+
+def verify_outputs(exercise: Exercise, expected: list[Expected], outputs: list[Any]) -> None:
     for i, (exp, got) in enumerate(zip(expected, outputs)):
-        problem = exercise.verify(exp, got)
+        if exp.positions is not None:
+            if not isinstance(got, np.ndarray) or got.shape[:1] != (exp.length,):
+                problem = f"the result should be an array of length {exp.length}, got {type(got).__name__}"
+                raise BadSubmission(f"wrong result on input {i + 1} of {len(expected)}: {problem}")
+            got = got[exp.positions]
+        problem = exercise.verify(exp.value, got)
         if problem:
-            n = len(inputs)
-            raise BadSubmission(f"wrong result on input {i + 1} of {n} (fresh random input): {problem}")
+            raise BadSubmission(
+                f"wrong result on input {i + 1} of {len(expected)} (fresh random input): {problem}"
+            )
 
 
 class _Side:
@@ -164,10 +196,10 @@ def measure(
 
     def checked_run(side: _Side, n: int, metric: str = "time") -> Any:
         args = inputs.draw(n)
-        expected = [reference(*a) for a in args] if side is c else None
+        expected = [expect(exercise, reference, a) for a in args] if side is c else None
         batch = side.runner.run(args, metric=metric, monitor=side.monitor and metric == "time")
         if expected is not None:
-            verify_outputs(exercise, args, [plain(e) for e in expected], batch.outputs)
+            verify_outputs(exercise, expected, batch.outputs)
         return batch
 
     if exercise.metric == "peak_memory":
@@ -180,7 +212,7 @@ def measure(
                     args = inputs.draw(1)
                     batch = runner.run(args, metric="peak_memory")
                     if side is c:
-                        verify_outputs(exercise, args, [plain(reference(*args[0]))], batch.outputs)
+                        verify_outputs(exercise, [expect(exercise, reference, args[0])], batch.outputs)
                 finally:
                     if runner is not side.runner:
                         runner.close()

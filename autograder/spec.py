@@ -42,6 +42,8 @@ class Exercise:
         "module:function" naming a module beside checks.py that is NOT released to
         students (nbgrader ignores ``_reference.py``). Where it is absent (a student's
         copy of the lab), the self-check falls back to the baseline, then to examples.
+    spot_check: for elementwise array results too big to recompute on the CPU for every
+        call (GPU exercises), verify this many random positions of each output instead.
     examples: fixed (args, expected) pairs for the self-check of exercises whose only
         reference is private; grading always uses the reference on fresh inputs.
     min_speedup: the bar (time ratio, or memory ratio for peak_memory). None means
@@ -63,6 +65,7 @@ class Exercise:
     baseline: Callable[..., Any] | None = None
     reference: Callable[..., Any] | str | None = None
     examples: tuple[tuple[tuple, Any], ...] = ()
+    spot_check: int = 0
     expected: Any = None
     verify: Verifier = field(default_factory=exact)
     min_speedup: float | None = None

@@ -68,3 +68,27 @@ def test_stability_trials_count_wrong_verdicts(toy_lab, monkeypatch, no_requirem
     assert honest.wrong == 0 and honest.verdicts == ["pass", "pass"] and min(honest.ratios) > 5
     assert slow.wrong == 0 and slow.verdicts == ["fail", "fail"] and max(slow.ratios) < 2
     assert "0/2 false passes" in slow.summary()
+
+
+def test_spot_checks_catch_wrong_elements_without_recomputing_everything(toy_lab, no_requirements):
+    import numpy as np
+
+    from autograder.judge import judge_correctness
+    from autograder.measure import expect
+
+    lab, _ = _lab_and_work(toy_lab)
+    ex = lab.get("elementwise")
+    x = np.linspace(0, 1, 50_000)
+    e = expect(ex, ex.reference_fn(), (x, 2.0))
+    assert e.positions is not None and len(e.positions) == 64 and len(e.value) == 64
+    assert judge_correctness(ex, InProcessRunner(ex.reference_fn(), "right"), small=True).passed
+
+    def off_by_a_bit(values, p):
+        out = values**p
+        out[::10] += 1e-6  # one element in ten is wrong: 64 random probes find one
+        return out
+
+    wrong = judge_correctness(ex, InProcessRunner(off_by_a_bit, "wrong"), small=True)
+    assert wrong.status == "fail" and "differs" in wrong.message
+    short = judge_correctness(ex, InProcessRunner(lambda v, p: v[:10], "short"), small=True)
+    assert short.status == "fail" and "array of length 50000" in short.message
