@@ -215,8 +215,9 @@ def _units(
 
 
 def _required() -> tuple[tuple[str, ...], list[str]]:
-    raw = os.environ.get(REQUIRE_ENV, "")
-    wanted = tuple(dict.fromkeys(t.strip().lower() for t in raw.split(",") if t.strip()))
+    from .verdict import required_hardware
+
+    wanted = required_hardware()
     problems = [
         f"{REQUIRE_ENV} names unknown requirement {t!r}: use a comma list of {','.join(REQUIREMENTS)}"
         for t in wanted

@@ -96,7 +96,9 @@ def judge_speed(
     candidate: Any,
     small: bool,
     policy: Policy | None = None,
+    correct: Verdict | None = None,
 ) -> Verdict:
+    """``correct``: the correctness verdict when the caller already has one (saves a rerun)."""
     name = exercise.name
     if not exercise.graded_speed:
         return Verdict(name, "speed", "skipped", "this exercise has no speed part.")
@@ -106,7 +108,7 @@ def judge_speed(
         missing = missing_need(need)
         if missing:
             # Only right answers earn a skip: wrong code gets nothing for missing hardware.
-            fallback_run = judge_correctness(exercise, candidate, small)
+            fallback_run = correct or judge_correctness(exercise, candidate, small)
             if fallback_run.status == "fail":
                 return Verdict(
                     name, "speed", "fail", f"no speed points: {fallback_run.message}", hint=exercise.hint
@@ -154,3 +156,28 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
     if problems:
         text = f"{'; '.join(problems).capitalize()}: {text}"
     return Verdict(name, "speed", status, text, cpu_ratio, bar, m.noise, exercise.hint, evidence)
+
+
+def judge_parts(
+    exercise: Exercise,
+    part: str,
+    candidate: Any,
+    make_baseline: Callable[[], Any] | None,
+    small: bool,
+) -> list[Verdict]:
+    """The verdicts a check(..., part=...) call asks for. ``make_baseline=None`` means the
+    speed part is measured elsewhere (by the supervisor), so here it is only announced."""
+    part = "correct" if exercise.metric == "answer" else part
+    verdicts: list[Verdict] = []
+    correct = None
+    if part in ("correct", "all"):
+        correct = judge_correctness(exercise, candidate, small)
+        verdicts.append(correct)
+    if part == "speed" or (part == "all" and exercise.graded_speed):
+        if make_baseline is None:
+            verdicts.append(
+                Verdict(exercise.name, "speed", "skipped", "measured by the supervisor, outside this kernel.")
+            )
+        else:
+            verdicts.append(judge_speed(exercise, make_baseline, candidate, small, correct=correct))
+    return verdicts

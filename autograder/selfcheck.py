@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AutograderError, BadSubmission
-from .judge import judge_correctness, judge_speed
+from .judge import judge_parts
 from .resources import open_resource
 from .runners import InProcessRunner, WorkerRunner
 from .spec import Exercise, Lab, load_lab
@@ -75,7 +75,6 @@ def _baseline_in_kernel(exercise: Exercise, lab: Lab, prefix: tuple) -> Any:
 
 def _self_check(exercise: Exercise, lab: Lab, target: Any, part: str) -> list[Verdict]:
     small = small_mode()
-    verdicts = []
     with contextlib.ExitStack() as stack:
         resource = open_resource(exercise.resource, stack)
         prefix = (resource,) if resource is not None else ()
@@ -93,22 +92,14 @@ def _self_check(exercise: Exercise, lab: Lab, target: Any, part: str) -> list[Ve
         else:
             label = getattr(target, "__name__", exercise.name)
             candidate = InProcessRunner(target, label, prefix)
-        if part in ("correct", "all"):
-            verdicts.append(judge_correctness(exercise, candidate, small))
         grading = os.environ.get("NBGRADER_EXECUTION") == "autograde"
-        if part == "speed" or (part == "all" and exercise.graded_speed):
-            if grading:
-                verdicts.append(
-                    Verdict(
-                        exercise.name, "speed", "skipped", "measured by the supervisor, outside this kernel."
-                    )
-                )
-            else:
-                verdicts.append(
-                    judge_speed(
-                        exercise, lambda: _baseline_in_kernel(exercise, lab, prefix), candidate, small
-                    )
-                )
+        verdicts = judge_parts(
+            exercise,
+            part,
+            candidate,
+            None if grading else (lambda: _baseline_in_kernel(exercise, lab, prefix)),
+            small,
+        )
     return Verdicts(verdicts)
 
 
@@ -123,8 +114,6 @@ def check(exercise: str, target: Any, *, part: str = "all", lab: str | Path | No
         raise ValueError(f"part must be one of {PARTS}, not {part!r}")
     the_lab = find_lab(lab)
     ex = the_lab.get(exercise)
-    if part == "speed" and ex.metric == "answer":
-        part = "correct"
     try:
         verdicts = _self_check(ex, the_lab, target, part)
     except AutograderError as exc:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AutograderError
-from .judge import judge_correctness, judge_speed
+from .judge import judge_parts
 from .runners import WorkerRunner
 from .spec import Exercise, Lab, load_lab
 from .verdict import Verdict
@@ -142,17 +142,11 @@ class Supervisor:
             ex = self.lab.get(call.exercise)
         except AutograderError as exc:
             return [Verdict(call.exercise, call.part, "fail", str(exc))]
-        part = "correct" if ex.metric == "answer" else call.part
-        verdicts = []
         try:
             candidate = self._candidate(ex, call.target)
         except AutograderError as exc:
-            return [Verdict(ex.name, part, "fail", str(exc), hint=ex.hint)]
-        if part in ("correct", "all"):
-            verdicts.append(judge_correctness(ex, candidate, self.small))
-        if part == "speed" or (part == "all" and ex.graded_speed):
-            verdicts.append(judge_speed(ex, lambda: self._baseline(ex), candidate, self.small))
-        return verdicts
+            return [Verdict(ex.name, call.part, "fail", str(exc), hint=ex.hint)]
+        return judge_parts(ex, call.part, candidate, lambda: self._baseline(ex), self.small)
 
     def grade_all(self) -> dict[int, list[Verdict]]:
         results: dict[int, list[Verdict]] = {}

@@ -36,10 +36,10 @@ class Verdict:
         return asdict(self)
 
 
-def required_hardware() -> set[str]:
-    """What the instructor insists on, e.g. AUTOGRADER_REQUIRE=gpu,mpi."""
+def required_hardware() -> tuple[str, ...]:
+    """What the instructor insists on, e.g. AUTOGRADER_REQUIRE=gpu,mpi (in the order given)."""
     raw = os.environ.get("AUTOGRADER_REQUIRE", "")
-    return {token.strip().lower() for token in raw.split(",") if token.strip()}
+    return tuple(dict.fromkeys(token.strip().lower() for token in raw.split(",") if token.strip()))
 
 
 def skip_or_fail(exercise: str, part: str, need: str, missing: str, fallback: str) -> Verdict:
