@@ -17,5 +17,14 @@ class BackendMissing(AutograderError, RuntimeError):
     """A backend (GPU, MPI, Java, a cluster) is not available here."""
 
 
+class WrongOutput(BadSubmission):
+    """A result differs from the course's reference: which call, and a hint naming the likely
+    mistake when the exercise can diagnose it."""
+
+    def __init__(self, message: str, index: int, hint: str = "") -> None:
+        super().__init__(message)
+        self.index, self.hint = index, hint
+
+
 class WireError(BadSubmission):
     """A value cannot cross the data-only channel between processes."""

@@ -39,6 +39,18 @@ def describe_exception(exc: BaseException, name: str) -> str:
     return f"{name} raised {type(exc).__name__}: {exc}{where}"
 
 
+def answer_value(obj: Any, name: str) -> Any:
+    """An answer is a value and is never called: a function given where a value was asked
+    for (``HOTSPOT = count_visitors``) gets a sentence, not a call."""
+    if callable(obj):
+        what = getattr(obj, "__name__", type(obj).__name__)
+        raise BadSubmission(
+            f"{name} is the function {what}, but this exercise asks for a value, not a function "
+            f'(for a function\'s name, write the name as a string: {name} = "...")'
+        )
+    return obj
+
+
 def call(fn: Callable[..., Any], args: tuple, name: str) -> Any:
     check_signature(fn, args, name)
     try:

@@ -6,7 +6,8 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from .errors import AutograderError, BackendMissing, BadSubmission
+from .correctness import Case, cases, expected_answer, verify_outputs
+from .errors import AutograderError, BackendMissing, BadSubmission, WrongOutput
 from .measure import Measurement, Policy, measure
 from .spec import Exercise
 from .verdict import Verdict, skip_or_fail
@@ -55,39 +56,57 @@ def _format_ratio(metric: str, value: float) -> str:
     return f"{what} {value:.2f}x"
 
 
+def _first_missing(needs: tuple[str, ...] | list[str]) -> tuple[str, str] | None:
+    """(need, what is missing) for the first need not met here, else None."""
+    for need in needs:
+        missing = missing_need(need)
+        if missing:
+            return need, missing
+    return None
+
+
+def _run_cases(exercise: Exercise, candidate: Any, checked: list[Case]) -> tuple[list[Any], list[float]]:
+    """Outputs of every case; for measurement exercises also each call's wall time, after
+    one excluded warm-up call (a first launch compiles, and would distort the first time)."""
+    args = [case.args for case in checked]
+    if exercise.check_measurements is None:
+        return candidate.run(args).outputs, []
+    candidate.run(args[:1])
+    batches = [candidate.run([a]) for a in args]
+    return [b.outputs[0] for b in batches], [b.wall_s for b in batches]
+
+
 def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdict:
     name = exercise.name
     try:
         if exercise.metric == "answer":
-            got = candidate.value()
-            problem = exercise.verify(exercise.expected, got)
+            problem = exercise.verify(expected_answer(exercise), candidate.value())
             if problem:
                 raise BadSubmission(problem)
             return Verdict(name, "correct", "pass", "your answer is right.")
-        from .measure import Expected, Inputs, expect, verify_outputs
-        from .wire import plain
-
-        reference = exercise.reference_fn()
-        if reference is not None:
-            inputs = Inputs(exercise, small).draw(CORRECTNESS_CALLS)
-            expected = [expect(exercise, reference, a) for a in inputs]
-            done = f"right on {CORRECTNESS_CALLS} fresh random inputs."
-        elif exercise.examples:
-            inputs = [tuple(args) for args, _ in exercise.examples]
-            expected = [Expected(plain(value)) for _, value in exercise.examples]
-            done = f"right on the {len(inputs)} worked examples (grading uses fresh random inputs)."
-        else:
+        checked, phrase = cases(exercise, small, CORRECTNESS_CALLS)
+        if not checked:
             return Verdict(
                 name,
                 "correct",
                 "skipped",
                 "the reference answers are not shipped with the lab; checked when graded.",
             )
-        outputs = candidate.run(inputs).outputs
-        verify_outputs(exercise, expected, outputs)
-        return Verdict(name, "correct", "pass", done)
+        outputs, walls = _run_cases(exercise, candidate, checked)
+        verify_outputs(exercise, checked, outputs)
+        note = ""
+        if exercise.check_measurements is not None:
+            missing = _first_missing(exercise.needs)
+            problem = exercise.check_measurements([c.args for c in checked], outputs, walls, missing is None)
+            if problem:
+                raise BadSubmission(problem)
+            if missing:
+                note = f" Not verified here ({missing[1]}): {exercise.fallback or 'the values themselves'}."
+        return Verdict(name, "correct", "pass", f"right on {phrase}.{note}")
+    except WrongOutput as exc:
+        return Verdict(name, "correct", "fail", str(exc), hint=exc.hint or exercise.correct_hint)
     except AutograderError as exc:
-        return Verdict(name, "correct", "fail", str(exc), hint=exercise.hint)
+        return Verdict(name, "correct", "fail", str(exc), hint=exercise.correct_hint)
 
 
 def judge_speed(
@@ -99,32 +118,34 @@ def judge_speed(
     correct: Verdict | None = None,
 ) -> Verdict:
     """``correct``: the correctness verdict when the caller already has one (saves a rerun)."""
-    name = exercise.name
+    name, label = exercise.name, exercise.speed_label
     if not exercise.graded_speed:
-        return Verdict(name, "speed", "skipped", "this exercise has no speed part.")
+        return Verdict(name, label, "skipped", f"this exercise has no {label} part.")
     parallel = bool(exercise.parallel_workers and exercise.parallel_workers > 1)
-    needs = list(exercise.needs) + (["cores"] if parallel else [])
-    for need in needs:
-        missing = missing_need(need)
-        if missing:
-            # Only right answers earn a skip: wrong code gets nothing for missing hardware.
-            fallback_run = correct or judge_correctness(exercise, candidate, small)
-            if fallback_run.status == "fail":
-                return Verdict(
-                    name, "speed", "fail", f"no speed points: {fallback_run.message}", hint=exercise.hint
-                )
-            return skip_or_fail(name, "speed", need, missing, exercise.fallback or "speed not graded")
+    missing = _first_missing(list(exercise.needs) + (["cores"] if parallel else []))
+    if missing:
+        # Only right answers earn a skip: wrong code gets nothing for missing hardware.
+        fallback_run = correct or judge_correctness(exercise, candidate, small)
+        if fallback_run.status == "fail":
+            return Verdict(
+                name, label, "fail", f"no {label} points: {fallback_run.message}", hint=fallback_run.hint
+            )
+        return skip_or_fail(name, label, missing[0], missing[1], exercise.fallback or f"{label} not graded")
     bar, cores = required_ratio(exercise)
     try:
         baseline = make_baseline()
     except BackendMissing as exc:
-        return skip_or_fail(
-            name, "speed", exercise.needs[0] if exercise.needs else "backend", str(exc), "speed not graded"
-        )
+        need = exercise.needs[0] if exercise.needs else "backend"
+        return skip_or_fail(name, label, need, str(exc), f"{label} not graded")
     try:
         m = measure(exercise, baseline, candidate, small=small, policy=policy, parallel=parallel, bar=bar)
+    except WrongOutput as exc:
+        hint = exc.hint or exercise.correct_hint
+        return Verdict(name, label, "fail", f"no {label} points: {exc}", required=bar, hint=hint)
     except AutograderError as exc:
-        return Verdict(name, "speed", "fail", f"no speed points: {exc}", required=bar, hint=exercise.hint)
+        return Verdict(
+            name, label, "fail", f"no {label} points: {exc}", required=bar, hint=exercise.correct_hint
+        )
     finally:
         baseline.close()
     return _speed_verdict(exercise, m, bar, cores, parallel)
@@ -137,7 +158,8 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
         measured = _format_ratio(m.metric, ratio)
         text = f"measured {measured} over the course's baseline, needed {bar:g}x (noise {m.noise:.0%})."
         status = "pass" if ratio >= bar else "fail"
-        return Verdict(name, "speed", status, text, ratio, bar, m.noise, exercise.hint, evidence)
+        label = exercise.speed_label
+        return Verdict(name, label, status, text, ratio, bar, m.noise, exercise.speed_hint, evidence)
     cpu_ratio, share = m.cpu_ratio or 0.0, m.busiest_share or 1.0
     max_share = 1.0 / cores + PARALLEL_SHARE_SLACK
     text = (
@@ -155,7 +177,7 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
     status = "fail" if problems else "pass"
     if problems:
         text = f"{'; '.join(problems).capitalize()}: {text}"
-    return Verdict(name, "speed", status, text, cpu_ratio, bar, m.noise, exercise.hint, evidence)
+    return Verdict(name, "speed", status, text, cpu_ratio, bar, m.noise, exercise.speed_hint, evidence)
 
 
 def judge_parts(
@@ -176,7 +198,12 @@ def judge_parts(
     if part == "speed" or (part == "all" and exercise.graded_speed):
         if make_baseline is None:
             verdicts.append(
-                Verdict(exercise.name, "speed", "skipped", "measured by the supervisor, outside this kernel.")
+                Verdict(
+                    exercise.name,
+                    exercise.speed_label,
+                    "skipped",
+                    "measured by the supervisor, outside this kernel.",
+                )
             )
         else:
             verdicts.append(judge_speed(exercise, make_baseline, candidate, small, correct=correct))

@@ -19,12 +19,9 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
+from .correctness import Case, Inputs, expect, verify_outputs
 from .cpu_monitor import CpuEvidence
-from .errors import BadSubmission
 from .spec import Exercise
-from .wire import plain
 
 # Peaks under 1 MiB are import and allocator noise: count them as 1 MiB.
 MEMORY_FLOOR = 1024 * 1024
@@ -101,66 +98,6 @@ class Measurement:
         return data
 
 
-class Inputs:
-    """Fresh inputs for every call: one child generator per call, from a random root seed.
-
-    The root seed is drawn at grading time (and recorded), so nobody can precompute
-    answers; a result cached from one call never matches the next call's input.
-    """
-
-    def __init__(self, exercise: Exercise, small: bool, seed: int | None = None) -> None:
-        self.exercise, self.small = exercise, small
-        self.seed = int(seed if seed is not None else np.random.SeedSequence().entropy % 2**63)
-        self._seq = np.random.SeedSequence(self.seed)
-
-    def draw(self, n: int) -> list[tuple]:
-        assert self.exercise.make_input is not None
-        return [
-            tuple(self.exercise.make_input(np.random.default_rng(child), self.small))
-            for child in self._seq.spawn(n)
-        ]
-
-
-@dataclass(frozen=True)
-class Expected:
-    """The right output for one call: whole, or at ``positions`` of an elementwise array result."""
-
-    value: Any
-    positions: np.ndarray | None = None
-    length: int = 0
-
-
-def expect(exercise: Exercise, reference: Any, args: tuple) -> Expected:
-    """Compute what ``args`` must give. With ``spot_check=k`` and array inputs of length n > k,
-    only k positions drawn at random (after the inputs, unseen by the candidate) are computed:
-    a CPU reference cannot afford every element of every GPU call, but a wrong kernel
-    cannot guess which elements will be looked at."""
-    k = exercise.spot_check
-    arrays = [a for a in args if isinstance(a, np.ndarray) and a.ndim >= 1]
-    n = len(arrays[0]) if arrays else 0
-    if not k or n <= k:
-        return Expected(plain(reference(*args)))
-    positions = np.sort(np.random.default_rng().choice(n, k, replace=False))
-    sliced = tuple(
-        a[positions] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == n else a for a in args
-    )
-    return Expected(plain(reference(*sliced)), positions, n)
-
-
-def verify_outputs(exercise: Exercise, expected: list[Expected], outputs: list[Any]) -> None:
-    for i, (exp, got) in enumerate(zip(expected, outputs)):
-        if exp.positions is not None:
-            if not isinstance(got, np.ndarray) or got.shape[:1] != (exp.length,):
-                problem = f"the result should be an array of length {exp.length}, got {type(got).__name__}"
-                raise BadSubmission(f"wrong result on input {i + 1} of {len(expected)}: {problem}")
-            got = got[exp.positions]
-        problem = exercise.verify(exp.value, got)
-        if problem:
-            raise BadSubmission(
-                f"wrong result on input {i + 1} of {len(expected)} (fresh random input): {problem}"
-            )
-
-
 class _Side:
     def __init__(self, runner: Any, monitor: bool) -> None:
         self.runner, self.monitor = runner, monitor
@@ -181,7 +118,7 @@ def measure(
     reference: Any = None,
     bar: float | None = None,
 ) -> Measurement:
-    """Measure candidate against baseline. Raises BadSubmission on any wrong output.
+    """Measure candidate against baseline. Raises WrongOutput on any wrong output.
 
     ``reference(*args)`` gives the expected output (defaults to exercise.reference_fn(),
     called here in the measuring process). ``bar`` is the ratio needed, used only to
@@ -194,9 +131,12 @@ def measure(
 
     b, c = _Side(baseline, parallel), _Side(candidate, parallel)
 
+    def cases(args: list[tuple]) -> list[Case]:
+        return [Case(a, expect(exercise, reference, a), "fresh random input") for a in args]
+
     def checked_run(side: _Side, n: int, metric: str = "time") -> Any:
         args = inputs.draw(n)
-        expected = [expect(exercise, reference, a) for a in args] if side is c else None
+        expected = cases(args) if side is c else None
         batch = side.runner.run(args, metric=metric, monitor=side.monitor and metric == "time")
         if expected is not None:
             verify_outputs(exercise, expected, batch.outputs)
@@ -212,7 +152,7 @@ def measure(
                     args = inputs.draw(1)
                     batch = runner.run(args, metric="peak_memory")
                     if side is c:
-                        verify_outputs(exercise, [expect(exercise, reference, args[0])], batch.outputs)
+                        verify_outputs(exercise, cases(args), batch.outputs)
                 finally:
                     if runner is not side.runner:
                         runner.close()

@@ -18,18 +18,14 @@ from .verdict import Verdict
 
 
 def _outputs(verdicts: list[Verdict]) -> list:
-    text = "".join(v.summary() + "\n" for v in verdicts)
+    """As the self-check shows them: passed and skipped parts printed, failed parts as the
+    cell's error (which is what withholds nbgrader's points), each line once."""
+    text = "".join(v.summary() + "\n" for v in verdicts if v.status != "fail")
     outputs = [new_output("stream", name="stdout", text="Graded by the supervisor:\n" + text)]
-    failed = [v for v in verdicts if v.status == "fail"]
+    failed = [v.summary() for v in verdicts if v.status == "fail"]
     if failed:
-        outputs.append(
-            new_output(
-                "error",
-                ename="CheckFailed",
-                evalue=failed[0].summary(),
-                traceback=[v.summary() for v in failed],
-            )
-        )
+        what = f"{len(failed)} part{'s' if len(failed) > 1 else ''} failed"
+        outputs.append(new_output("error", ename="CheckFailed", evalue=what, traceback=failed))
     return outputs
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from . import channel, wire
 from .cpu_monitor import CpuEvidence, CpuMonitor
 from .errors import BackendMissing, BadSubmission
-from .invoke import call
+from .invoke import answer_value, call
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class InProcessRunner:
         return Batch([wire.plain(o) for o in outs], wall, mon.evidence if monitor else None)
 
     def value(self) -> Any:
-        return wire.plain(self.fn() if callable(self.fn) else self.fn)
+        return wire.plain(answer_value(self.fn, self.label))
 
     def fresh(self) -> InProcessRunner:
         return self

@@ -9,8 +9,11 @@ checked, so that a misconfigured grader can never pass wrong code.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
 import os
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,19 @@ PARTS = ("correct", "speed", "all")
 
 
 class CheckFailed(AssertionError):
-    """Raised so that nbgrader (and the student) see the cell fail."""
+    """Raised so that nbgrader (and the student) see the cell fail.
+
+    It carries the failed parts' lines and nothing else: IPython shows them as the
+    cell's error (via ``_render_traceback_``) instead of a traceback into the
+    autograder, so each line is printed once, and nbgrader still sees an error.
+    """
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+    def _render_traceback_(self) -> list[str]:
+        return self.lines
 
 
 class Verdicts(list):
@@ -73,6 +88,26 @@ def _baseline_in_kernel(exercise: Exercise, lab: Lab, prefix: tuple) -> Any:
     return InProcessRunner(exercise.baseline, "the baseline", prefix)
 
 
+def _target_label(exercise: Exercise, target: Any) -> str:
+    """The name the student gave ``target`` in ``check("...", NAME)``, as the supervisor
+    reads it from the cell; else the function's own name, else the exercise's."""
+    for frame in inspect.stack(context=1)[2:6]:
+        line = (frame.code_context or [""])[0].strip()
+        try:
+            tree = ast.parse(line)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "check"
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Name)
+            ):
+                return node.args[1].id
+    return getattr(target, "__name__", exercise.name)
+
+
 def _self_check(exercise: Exercise, lab: Lab, target: Any, part: str) -> list[Verdict]:
     small = small_mode()
     with contextlib.ExitStack() as stack:
@@ -90,8 +125,7 @@ def _self_check(exercise: Exercise, lab: Lab, target: Any, part: str) -> list[Ve
                 )
             )
         else:
-            label = getattr(target, "__name__", exercise.name)
-            candidate = InProcessRunner(target, label, prefix)
+            candidate = InProcessRunner(target, _target_label(exercise, target), prefix)
         grading = os.environ.get("NBGRADER_EXECUTION") == "autograde"
         verdicts = judge_parts(
             exercise,
@@ -106,21 +140,29 @@ def _self_check(exercise: Exercise, lab: Lab, target: Any, part: str) -> list[Ve
 def check(exercise: str, target: Any, *, part: str = "all", lab: str | Path | None = None) -> Verdicts:
     """Check ``target`` (a function, or a value for answer exercises) against ``exercise``.
 
-    part: "correct" (right results), "speed" (the bar, with every result verified too),
-    or "all". Prints one line per verdict and raises CheckFailed if any part failed.
+    part: "correct" (right results), "speed" (the bar, or the memory bar, with every
+    result verified too), or "all". Prints one line per part that passed or was skipped;
+    the failed parts' lines are the CheckFailed it raises, so each line shows once.
     """
     __tracebackhide__ = True  # IPython and pytest then show the message, not this frame
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}, not {part!r}")
     the_lab = find_lab(lab)
     ex = the_lab.get(exercise)
-    try:
-        verdicts = _self_check(ex, the_lab, target, part)
-    except AutograderError as exc:
-        verdicts = [Verdict(ex.name, part, "fail", str(exc), hint=ex.hint)]
+    # A warning printed to stderr in a test cell costs its points under `nbgrader validate`,
+    # so warnings from the student's code are shown as one printed note instead.
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            verdicts = _self_check(ex, the_lab, target, part)
+        except AutograderError as exc:
+            verdicts = [Verdict(ex.name, part, "fail", str(exc), hint=ex.hint_for(part))]
+    failed = [v.summary() for v in verdicts if v.status == "fail"]
     for v in verdicts:
-        print(v.summary())
-    failed = [v for v in verdicts if v.status == "fail"]
+        if v.status != "fail":
+            print(v.summary())
+    notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    if notes:
+        print(f"[NOTE] {ex.name}: your code warned: {'; '.join(notes)[:500]}")
     if failed:
-        raise CheckFailed("\n".join(v.summary() for v in failed))
+        raise CheckFailed(failed)
     return Verdicts(verdicts)

@@ -32,30 +32,45 @@ class Exercise:
     """One graded exercise.
 
     metric:
-        "answer": ``target`` is a value (or a function of no inputs) checked against
-        ``expected``; "time": ``target`` is a function timed against ``baseline``;
-        "peak_memory": same, but peak memory is compared instead of time.
+        "answer": ``target`` is a value (never called, even when it is a function) checked
+        against ``expected``, or against what ``reference()`` returns when the right answer
+        must be measured (a profile's share of time, say); "time": ``target`` is a function
+        timed against ``baseline``; "peak_memory": same, but peak memory is compared.
     make_input(rng, small) -> tuple of positional arguments, plain data only. Called
         afresh for every call that is timed, with a new generator each time.
+    edge_inputs(rng, small) -> list of argument tuples added to every correctness check:
+        cases near a decision boundary, or related inputs that ``check_measurements``
+        compares. May be "module:function" in a private file, like ``reference``.
     baseline: the course's slow code, the one timed against the student's.
     reference: the course's fast, trusted code that gives the expected outputs, or
         "module:function" naming a module beside checks.py that is NOT released to
         students (nbgrader ignores ``_reference.py``). Where it is absent (a student's
         copy of the lab), the self-check falls back to the baseline, then to examples.
     spot_check: for elementwise array results too big to recompute on the CPU for every
-        call (GPU exercises), verify this many random positions of each output instead.
-    examples: fixed (args, expected) pairs for the self-check of exercises whose only
-        reference is private; grading always uses the reference on fresh inputs.
+        call (GPU exercises), verify this many positions of each output instead (the
+        first and last ones always, where off-by-one launches leave their marks).
+    examples: fixed (args, expected) pairs, checked by the self-check and by grading; the
+        self-check's only evidence where the reference is private. Choose them to catch
+        the common mistakes every time.
+    check_measurements(args_list, outputs, walls_s, full) -> problem or None: for outputs
+        that are measurements (no single right value): judged together, with each call's
+        wall time; ``full`` is False when a need is missing, so only what the fallback can
+        show (keys, types, signs) is checked.
+    diagnose(args, expected, got) -> a hint for this wrong output, or None: names the
+        common mistake behind it (``expected`` is None for spot-checked results).
     min_speedup: the bar (time ratio, or memory ratio for peak_memory). None means
         correctness only.
     parallel_workers: for parallel code, the worker count the bar is written for; the
         bar then scales with usable cores and CPU-time evidence is required.
-    needs: hardware or backends without which the speed part is skipped.
+    needs: hardware or backends without which the speed part is skipped (and the
+        ``full`` part of ``check_measurements``).
     fallback: what runs instead when a need is missing (said in the skip message).
     resource: a Dask client, SparkSession or ipyparallel client the grader creates and
         passes first (embedded LocalCluster / local[*] / local engines unless configured).
     launcher: "mpiexec" runs the target on every rank of ``mpiexec -n mpi_ranks``,
         called as target(comm, *args); rank 0's return value is graded.
+    correct_hint, speed_hint: one hint each, shown only when that part fails (the speed
+        hint also for the memory part of a peak_memory exercise).
     """
 
     name: str
@@ -64,8 +79,11 @@ class Exercise:
     make_input: Callable[[np.random.Generator, bool], tuple] | None = None
     baseline: Callable[..., Any] | None = None
     reference: Callable[..., Any] | str | None = None
+    edge_inputs: Callable[[np.random.Generator, bool], list[tuple]] | str | None = None
     examples: tuple[tuple[tuple, Any], ...] = ()
     spot_check: int = 0
+    check_measurements: Callable[[list[tuple], list[Any], list[float], bool], str | None] | None = None
+    diagnose: Callable[[tuple, Any, Any], str | None] | None = None
     expected: Any = None
     verify: Verifier = field(default_factory=exact)
     min_speedup: float | None = None
@@ -75,13 +93,16 @@ class Exercise:
     resource: Resource = "none"
     launcher: Literal["call", "mpiexec"] = "call"
     mpi_ranks: int = 2
-    hint: str = ""
+    correct_hint: str = ""
+    speed_hint: str = ""
     timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         unknown = [n for n in self.needs if n not in NEEDS]
         if unknown:
             raise ValueError(f"exercise {self.name!r}: unknown needs {unknown}; use {NEEDS}")
+        if self.metric == "answer" and (self.make_input or self.baseline or self.min_speedup):
+            raise ValueError(f"exercise {self.name!r}: an answer is a value; it has no inputs or speed bar")
         if self.metric != "answer" and self.make_input is None and not self.examples:
             raise ValueError(f"exercise {self.name!r}: a {self.metric} check needs make_input")
         if (self.resource != "none" or self.launcher == "mpiexec") and self.reference is None:
@@ -94,6 +115,14 @@ class Exercise:
     def reference_fn(self) -> Callable[..., Any] | None:
         """The trusted function that gives the right output (load_lab resolves strings)."""
         return self.reference if callable(self.reference) else self.baseline
+
+    def hint_for(self, part: str) -> str:
+        return self.correct_hint if part == "correct" else self.speed_hint
+
+    @property
+    def speed_label(self) -> str:
+        """How the speed part is named to students: memory is not speed."""
+        return "memory" if self.metric == "peak_memory" else "speed"
 
     @property
     def graded_speed(self) -> bool:
@@ -127,8 +156,10 @@ def load_lab(directory: str | Path) -> Lab:
     module = _import_file(path, "checks")
     exercises = {}
     for ex in getattr(module, "EXERCISES", []):
-        if isinstance(ex.reference, str):
-            ex = dataclasses.replace(ex, reference=_private_reference(directory, ex.reference))
+        for field_name in ("reference", "edge_inputs"):
+            value = getattr(ex, field_name)
+            if isinstance(value, str):
+                ex = dataclasses.replace(ex, **{field_name: _private_reference(directory, value)})
         exercises[ex.name] = ex
     return Lab(name=directory.name, directory=directory, exercises=exercises)
 
@@ -153,10 +184,14 @@ def _import_file(path: Path, stem: str) -> Any:
     return module
 
 
+def private_module(directory: Path, stem: str = "_reference") -> Any:
+    """The lab's private module beside checks.py; None where it is not shipped (a student's copy)."""
+    path = directory / f"{stem}.py"
+    return _import_file(path, stem) if path.is_file() else None
+
+
 def _private_reference(directory: Path, ref: str) -> Callable[..., Any] | None:
     """ "module:function" from a file beside checks.py; None where it is not shipped."""
     stem, _, attr = ref.partition(":")
-    path = directory / f"{stem}.py"
-    if not path.is_file():
-        return None
-    return getattr(_import_file(path, stem), attr)
+    module = private_module(directory, stem)
+    return None if module is None else getattr(module, attr)

@@ -4,7 +4,12 @@ For every graded speed check of every lab it grades, through the grading path (w
 processes timed from outside):
 - the course's reference solution, N times on an idle machine   -> false-fail rate;
 - the same, N times with one busy process hogging a core         -> false-fail rate;
-- a slow-but-correct variant (the baseline itself), N times      -> false-pass rate.
+- a slow-but-correct variant (the baseline itself), N times      -> false-pass rate;
+- the nearest wrong answers of the corpus, where the lab's private ``_reference.py``
+  names them in ``NEAR_MISSES = {"exercise": ["function", ...]}``  -> false-pass rate.
+For every measured answer (an answer exercise whose right value the checker measures,
+such as a profile's share of time), idle and beside a busy process: a student's single
+measurement, taken in a fresh process, against the checker's own -> false-fail rate.
 It writes autograder/STABILITY.md and a JSON file with every measured ratio.
 
 `--bench` instead measures each check's reference once per condition and prints the
@@ -14,6 +19,7 @@ ratios side by side (the course's speed claims): ratios, never absolute times.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import math
@@ -26,10 +32,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import course
+from .correctness import expected_answer
 from .errors import AutograderError
 from .judge import judge_speed, missing_need
 from .runners import WorkerRunner
-from .spec import Exercise, Lab, load_lab
+from .spec import Exercise, Lab, load_lab, private_module
 from .supervisor import baseline_worker, worker_env
 
 REPORT = Path(__file__).resolve().parent / "STABILITY.md"
@@ -40,15 +47,19 @@ DATA = Path(__file__).resolve().parent / "stability.json"
 class Trials:
     lab: str
     exercise: str
-    condition: str  # "idle", "busy neighbour", "slow variant"
+    condition: str  # "idle", "busy neighbour", "slow variant", "near miss: <function>"
     bar: float
     ratios: list[float]
     verdicts: list[str]
     small: bool
 
     @property
+    def should_fail(self) -> bool:
+        return self.condition == "slow variant" or self.condition.startswith("near miss")
+
+    @property
     def wrong(self) -> int:
-        want = "fail" if self.condition == "slow variant" else "pass"
+        want = "fail" if self.should_fail else "pass"
         return sum(1 for v in self.verdicts if v != want)
 
     @property
@@ -64,14 +75,42 @@ class Trials:
         mu, sd = statistics.fmean(logs), statistics.stdev(logs) or 1e-9
         z = (mu - math.log(self.bar)) / sd
         p_below = 0.5 * math.erfc(z / math.sqrt(2))
-        return 1 - p_below if self.condition == "slow variant" else p_below
+        return 1 - p_below if self.should_fail else p_below
 
     def summary(self) -> str:
-        kind = "false passes" if self.condition == "slow variant" else "false fails"
+        kind = "false passes" if self.should_fail else "false fails"
         return (
             f"{self.lab}/{self.exercise} [{self.condition}]: {self.wrong}/{len(self.verdicts)} {kind}; "
             f"ratio min/median/max {min(self.ratios):.2f}/{statistics.median(self.ratios):.2f}/"
             f"{max(self.ratios):.2f} vs bar {self.bar:g}"
+        )
+
+
+@dataclass(frozen=True)
+class AnswerTrials:
+    """A measured answer: the student's single measurement against the checker's, N times."""
+
+    lab: str
+    exercise: str
+    condition: str  # "idle", "busy neighbour"
+    student: list[float]
+    checker: list[float]
+    verdicts: list[str]
+    small: bool
+
+    @property
+    def wrong(self) -> int:
+        return sum(1 for v in self.verdicts if v != "pass")
+
+    @property
+    def gaps(self) -> list[float]:
+        return [abs(a - b) for a, b in zip(self.student, self.checker)]
+
+    def summary(self) -> str:
+        return (
+            f"{self.lab}/{self.exercise} [{self.condition}]: {self.wrong}/{len(self.verdicts)} false fails; "
+            f"student {min(self.student):.3f}-{max(self.student):.3f}, checker "
+            f"{min(self.checker):.3f}-{max(self.checker):.3f}, largest gap {max(self.gaps):.3f}"
         )
 
 
@@ -102,11 +141,15 @@ def speed_checks(root: Path) -> list[tuple[Lab, Exercise]]:
     return found
 
 
-def _candidate(lab: Lab, ex: Exercise, slow: bool) -> WorkerRunner:
-    """The reference solution, or for the slow variant the baseline itself, as a candidate."""
-    if slow:
+def _candidate(lab: Lab, ex: Exercise, condition: str) -> WorkerRunner:
+    """The reference solution; for the slow variant the baseline itself; for a near miss,
+    that function of the lab's private reference module."""
+    if condition == "slow variant":
         return baseline_worker(lab.directory, ex, "slow variant")
-    stem, attr = _reference_module(ex)
+    if condition.startswith("near miss: "):
+        stem, attr = "_reference", condition.removeprefix("near miss: ")
+    else:
+        stem, attr = _reference_module(ex)
     setup = {
         "kind": "module",
         "cwd": str(lab.directory),
@@ -114,12 +157,47 @@ def _candidate(lab: Lab, ex: Exercise, slow: bool) -> WorkerRunner:
         "attr": attr,
         "resource": ex.resource,
     }
-    return WorkerRunner(setup, attr, "reference", env=worker_env())
+    return WorkerRunner(setup, attr, attr, env=worker_env())
+
+
+def near_misses(lab: Lab, ex: Exercise) -> list[str]:
+    """The conditions for the corpus's nearest wrong answers to ``ex``, if the lab names any."""
+    table = getattr(private_module(lab.directory), "NEAR_MISSES", {})
+    return [f"near miss: {name}" for name in table.get(ex.name, [])]
+
+
+def measured_answers(root: Path) -> list[tuple[Lab, Exercise]]:
+    """Answer exercises whose right value is measured by the checker (a callable reference)."""
+    found = []
+    for name in course.assignments(root):
+        lab = load_lab(root / "solutions" / name)
+        found += [
+            (lab, ex) for ex in lab.exercises.values() if ex.metric == "answer" and callable(ex.reference)
+        ]
+    return found
+
+
+def run_answer_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> AnswerTrials:
+    """The student's value is the reference measured once (``reference(1)``: its measurement
+    takes a repeat count) in a fresh process, as a notebook's first run measures it; the
+    checker's is ``expected_answer``, here, as the supervisor measures it."""
+    student, checker, verdicts = [], [], []
+    for _ in range(n):
+        setup = {"kind": "lab", "lab_dir": str(lab.directory), "exercise": ex.name, "role": "reference"}
+        with WorkerRunner(
+            {**setup, "cwd": str(lab.directory)}, "__target__", "a student", env=worker_env()
+        ) as w:
+            (value,) = w.run([(1,)]).outputs
+        expected = expected_answer(ex)
+        student.append(float(value))
+        checker.append(float(expected))
+        verdicts.append("pass" if ex.verify(expected, value) is None else "fail")
+    return AnswerTrials(lab.name, ex.name, condition, student, checker, verdicts, small)
 
 
 def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> Trials:
     ratios, verdicts = [], []
-    candidate = _candidate(lab, ex, condition == "slow variant")
+    candidate = _candidate(lab, ex, condition)
     bar = 0.0
     try:
         for _ in range(n):
@@ -141,7 +219,9 @@ def _mode(small: bool) -> str:
     return "small" if small else "normal"
 
 
-def write_report(results: list[Trials], skipped: list[str], started: float, small: bool) -> None:
+def write_report(
+    results: list[Trials], answers: list[AnswerTrials], skipped: list[str], started: float, small: bool
+) -> None:
     """Store this run under its input-size mode, keep the other mode's run, render both."""
     from .hardware import machine_info
 
@@ -151,6 +231,7 @@ def write_report(results: list[Trials], skipped: list[str], started: float, smal
         "minutes": round((time.time() - started) / 60, 1),
         "skipped": skipped,
         "trials": [asdict(t) for t in results],
+        "answers": [asdict(a) for a in answers],
     }
     DATA.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
     lines = [
@@ -181,12 +262,28 @@ def write_report(results: list[Trials], skipped: list[str], started: float, smal
             "|---|---|---|---|---|---|---|---|",
         ]
         for t in (Trials(**d) for d in run["trials"]):
-            kind = "false passes" if t.condition == "slow variant" else "false fails"
+            kind = "false passes" if t.should_fail else "false fails"
             lines.append(
                 f"| {t.lab}/{t.exercise} | {t.condition} | {len(t.verdicts)} | {t.wrong} {kind} | "
                 f"{t.rate:.1%} | {_tail(t.tail_estimate)} | {min(t.ratios):.2f} / "
                 f"{statistics.median(t.ratios):.2f} / {max(t.ratios):.2f} | {t.bar:g} |"
             )
+        if run.get("answers"):
+            lines += [
+                "",
+                "Measured answers: a student's single measurement in a fresh process against the "
+                "checker's, each trial.",
+                "",
+                "| check | condition | trials | wrong verdicts | student min / max | checker min / max "
+                "| largest gap |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for a in (AnswerTrials(**d) for d in run["answers"]):
+                lines.append(
+                    f"| {a.lab}/{a.exercise} | {a.condition} | {len(a.verdicts)} | {a.wrong} false fails | "
+                    f"{min(a.student):.3f} / {max(a.student):.3f} | {min(a.checker):.3f} / "
+                    f"{max(a.checker):.3f} | {max(a.gaps):.3f} |"
+                )
         if run["skipped"]:
             lines += ["", "Not measured on this machine:", ""] + [f"- {s}" for s in run["skipped"]]
     REPORT.write_text("\n".join(lines) + "\n")
@@ -212,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append(f"{lab.name}/{ex.name}: {', '.join(missing)}")
             print(f"skipped {lab.name}/{ex.name}: {', '.join(missing)}", flush=True)
             continue
-        for condition in conditions:
+        for condition in conditions + ([] if args.bench else near_misses(lab, ex)):
             try:
                 if condition == "busy neighbour":
                     with Hog():
@@ -232,7 +329,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
             else:
                 print(t.summary(), flush=True)
+    answers = []
+    for lab, ex in [] if args.bench else measured_answers(course.ROOT):
+        if args.only and args.only != f"{lab.name}/{ex.name}":
+            continue
+        for condition in ("idle", "busy neighbour"):
+            with Hog() if condition == "busy neighbour" else contextlib.nullcontext():
+                a = run_answer_trials(lab, ex, condition, args.trials, small)
+            answers.append(a)
+            print(a.summary(), flush=True)
     if not args.bench and not args.no_write:
-        write_report(results, skipped, started, small)
+        write_report(results, answers, skipped, started, small)
         print(f"wrote {REPORT}")
-    return 0 if all(t.wrong == 0 for t in results) else 1
+    return 0 if all(t.wrong == 0 for t in [*results, *answers]) else 1

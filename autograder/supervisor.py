@@ -145,7 +145,7 @@ class Supervisor:
         try:
             candidate = self._candidate(ex, call.target)
         except AutograderError as exc:
-            return [Verdict(ex.name, call.part, "fail", str(exc), hint=ex.hint)]
+            return [Verdict(ex.name, call.part, "fail", str(exc), hint=ex.correct_hint)]
         return judge_parts(ex, call.part, candidate, lambda: self._baseline(ex), self.small)
 
     def grade_all(self) -> dict[int, list[Verdict]]:

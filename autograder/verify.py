@@ -8,6 +8,7 @@ result cannot pass by overriding ``__eq__``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -117,5 +118,45 @@ def one_of(*choices: Any) -> Verifier:
             if _compare(choice, got, 0.0, 0.0, "") is None:
                 return None
         return f"{_describe(got)} is not the right answer"
+
+    return verify
+
+
+def salted_digest(salt: str, text: str) -> str:
+    """What a released checks.py stores instead of a literal answer."""
+    return hashlib.sha256(f"{salt}:{text}".encode()).hexdigest()
+
+
+def function_name(salt: str, digest: str, what: str) -> Verifier:
+    """A "which function ...?" answer, checked without the answer in the released file:
+    the name ('name', 'module.name' or 'name()') must hash to ``digest`` with ``salt``.
+    ``what`` describes the function asked for, for the failure sentence."""
+
+    def verify(expected: Any, got: Any) -> str | None:
+        if not isinstance(got, str):
+            return f"the answer should be a function's name as a string, got {_describe(got)}"
+        name = got.strip().removesuffix("()").split(".")[-1]
+        if salted_digest(salt, name) == digest:
+            return None
+        return f"{got!r} is not {what}"
+
+    return verify
+
+
+def measured_fraction(abs_tol: float, what: str) -> Verifier:
+    """A fraction the student measured (``expected`` is measured again by the checker):
+    right within ``abs_tol``. The sentence never shows the checker's value, so the
+    answer still has to be measured."""
+
+    def verify(expected: Any, got: Any) -> str | None:
+        if isinstance(got, bool) or not isinstance(got, (int, float)) or math.isnan(got):
+            return f"the answer should be a number between 0 and 1 ({what}), got {_describe(got)}"
+        if 1 < got <= 100:
+            return f"{got:g} looks like a percentage; give {what} as a fraction between 0 and 1"
+        if not 0 <= got <= 1:
+            return f"{got:g} is not between 0 and 1; {what} is a fraction of the run time"
+        if abs(got - expected) <= abs_tol:
+            return None
+        return f"{got:.3f} is more than {abs_tol:g} away from {what} as this check measured it"
 
     return verify

@@ -22,7 +22,7 @@ _HINT = "return plain data: numbers, strings, lists, tuples, dicts, sets or NumP
 
 
 def _where(path: str) -> str:
-    return path or "the value"
+    return path or "the result"
 
 
 class _Encoder:
@@ -72,7 +72,18 @@ class _Encoder:
                 "k": [self.tree(k, f"{path}<key>", depth + 1) for k in keys],
                 "v": [self.tree(dict.__getitem__(obj, k), f"{path}[{k!r}]", depth + 1) for k in keys],
             }
-        raise WireError(f"{_where(path)} is a {type(obj).__name__}, which cannot be graded; {_HINT}")
+        raise WireError(f"{_where(path)} is a {type(obj).__name__}, which cannot be graded; {_advice(obj)}")
+
+
+def _advice(obj: Any) -> str:
+    """What to return instead: device arrays are the classic case, named precisely."""
+    if hasattr(obj, "copy_to_host"):
+        return "it is still on the GPU: return d_array.copy_to_host(), a NumPy array"
+    if type(obj).__module__.split(".")[0] == "cupy":
+        return "it is a CuPy array on the GPU: return cupy.asnumpy(array) (or array.get())"
+    if callable(obj):
+        return "it is a function: return the value it computes, not the function"
+    return _HINT
 
 
 def _untree(node: Any, buffers: list[bytes]) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import channel, wire
 from .errors import AutograderError, BadSubmission
-from .invoke import call
+from .invoke import answer_value, call
 from .resources import open_resource
 
 
@@ -96,7 +96,7 @@ class _Serve:
         name = msg["target"]
         obj = self.target(name)
         if msg["op"] == "value":
-            return wire.plain(obj() if callable(obj) else obj)
+            return wire.plain(answer_value(obj, name))
         prefix: tuple = ()
         if self.comm is not None:
             prefix = (self.comm,)

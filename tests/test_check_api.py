@@ -26,9 +26,13 @@ def _work(toy_lab):
 def test_answer_pass_and_fail(toy_lab, capsys):
     [v] = check("answer", 42, lab=toy_lab)
     assert v.status == "pass"
-    with pytest.raises(CheckFailed, match="answer"):
+    capsys.readouterr()
+    with pytest.raises(CheckFailed, match="answer") as info:
         check("answer", 41, lab=toy_lab)
-    assert "Hint: six times seven" in capsys.readouterr().out
+    # Printed once: the failed line is the error, not also stdout.
+    assert "Hint: six times seven" in str(info.value)
+    assert capsys.readouterr().out == ""
+    assert info.value._render_traceback_() == [str(info.value)]
 
 
 def test_fast_code_passes_and_slow_code_fails_with_numbers(toy_lab):
@@ -53,6 +57,17 @@ def test_memoising_does_not_help_because_inputs_are_fresh(toy_lab):
 
     with pytest.raises(CheckFailed, match="needed 5x"):
         check("sort", memo_sort, part="speed", lab=toy_lab)
+
+
+def test_a_function_given_for_an_answer_is_never_called(toy_lab):
+    def forty_two():
+        raise AssertionError("an answer must never be called")
+
+    ANSWER = forty_two  # the way a notebook names its answers
+    with pytest.raises(CheckFailed) as info:
+        check("answer", ANSWER, lab=toy_lab)
+    assert "ANSWER is the function forty_two, but this exercise asks for a value" in str(info.value)
+    assert "Hint: six times seven" in str(info.value)
 
 
 def test_unknown_exercise_names_the_known_ones(toy_lab):
@@ -91,7 +106,7 @@ def test_private_reference_falls_back_to_examples(toy_lab, tmp_path):
     lab = tmp_path / "lab"
     shutil.copytree(toy_lab, lab, ignore=shutil.ignore_patterns("_reference.py", "__pycache__"))
     [v] = check("private", sorted, part="correct", lab=lab)
-    assert v.passed and "worked examples" in v.message
+    assert v.passed and "worked example" in v.message and "grading adds" in v.message
     [v] = check("private", sorted, part="correct", lab=toy_lab)
     assert v.passed and "fresh random inputs" in v.message
 
@@ -113,3 +128,17 @@ def test_dask_client_is_provided_by_the_grader(toy_lab):
     work = _work(toy_lab)
     [v] = check("dask-total", work.dask_total, part="correct", lab=toy_lab)
     assert v.passed
+
+
+def test_warnings_from_student_code_become_one_printed_note(toy_lab, capsys):
+    """Under `nbgrader validate`, anything on stderr in a test cell costs its points."""
+    import warnings
+
+    def noisy_sort(values):
+        warnings.warn("this sort is deprecated", stacklevel=1)
+        return sorted(values)
+
+    check("sort", noisy_sort, part="correct", lab=toy_lab)
+    out = capsys.readouterr()
+    assert "[NOTE] sort: your code warned: UserWarning: this sort is deprecated" in out.out
+    assert out.err == ""

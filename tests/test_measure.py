@@ -73,14 +73,16 @@ def test_stability_trials_count_wrong_verdicts(toy_lab, monkeypatch, no_requirem
 def test_spot_checks_catch_wrong_elements_without_recomputing_everything(toy_lab, no_requirements):
     import numpy as np
 
+    from autograder.correctness import expect
     from autograder.judge import judge_correctness
-    from autograder.measure import expect
 
     lab, _ = _lab_and_work(toy_lab)
     ex = lab.get("elementwise")
     x = np.linspace(0, 1, 50_000)
     e = expect(ex, ex.reference_fn(), (x, 2.0))
     assert e.positions is not None and len(e.positions) == 64 and len(e.value) == 64
+    # Both ends are always looked at: a launch one block short leaves only the tail wrong.
+    assert {0, 1, len(x) - 2, len(x) - 1} <= set(e.positions.tolist())
     assert judge_correctness(ex, InProcessRunner(ex.reference_fn(), "right"), small=True).passed
 
     def off_by_a_bit(values, p):
@@ -92,3 +94,20 @@ def test_spot_checks_catch_wrong_elements_without_recomputing_everything(toy_lab
     assert wrong.status == "fail" and "differs" in wrong.message
     short = judge_correctness(ex, InProcessRunner(lambda v, p: v[:10], "short"), small=True)
     assert short.status == "fail" and "array of length 50000" in short.message
+
+
+def test_a_short_launch_is_caught_every_time_by_the_spot_check(toy_lab, no_requirements):
+
+    from autograder.judge import judge_correctness
+
+    lab, _ = _lab_and_work(toy_lab)
+    ex = lab.get("elementwise")
+
+    def tail_left_alone(values, p):
+        out = values**p
+        out[-3:] = values[-3:]  # the last three elements were never computed
+        return out
+
+    for _ in range(20):
+        verdict = judge_correctness(ex, InProcessRunner(tail_left_alone, "short launch"), small=True)
+        assert verdict.status == "fail" and "differs" in verdict.message

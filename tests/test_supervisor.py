@@ -101,6 +101,18 @@ def test_exits_crashes_and_endless_loops_are_failures_not_hangs(toy_lab, tmp_pat
     assert "no exercise named 'no-such-exercise'" in messages[3]
 
 
+def test_a_function_given_for_an_answer_gets_a_sentence_not_a_call(toy_lab, tmp_path, no_requirements):
+    """HOTSPOT = count_visitors: the grader must never call an answer, whatever it is."""
+    nb = notebook(
+        "calls = []\ndef forty_two():\n    calls.append(1)\n    return 42\nANSWER = forty_two",
+        ("check('answer', ANSWER)", 1),
+    )
+    [[v]] = grade(nb, toy_lab, tmp_path).values()
+    assert v.status == "fail"
+    assert "ANSWER is the function forty_two, but this exercise asks for a value" in v.message
+    assert "Traceback" not in v.summary() and "judge.py" not in v.summary()
+
+
 def test_mpi_function_runs_under_mpiexec(toy_lab, tmp_path, no_requirements):
     nb = notebook(
         "%%writefile mpisum.py\nimport numpy as np\n"
