@@ -1,17 +1,42 @@
-"""The nbgrader pipeline, for real: release, validate, and autograde four (plus one) submissions."""
+"""The nbgrader pipeline, for real: release, validate, and autograde each lab's classic
+submissions and its wrong-answer corpus; then the same corpus through the student's own
+self-check, as a student running the notebook sees it.
 
-import csv
+A lab joins by adding its submissions module (see lab01_submissions.py) to LABS.
+"""
+
 import shutil
 
+import lab01_submissions
 import nbformat
 import pytest
-import submissions as S
 from conftest import ROOT
+from grading import autograde, fill, graded_cells, outputs_by_id, pack, reference, self_check, solution_cells
 
 from autograder import course
+from autograder.judge import missing_need
+from autograder.spec import load_lab
+from autograder.supervisor import find_check_calls
 
-LAB = "01-profiling"
-NB = "01-profiling-lab.ipynb"
+LABS = [lab01_submissions]
+PRIVATE = ["_reference.py"]
+
+
+def _caught_here(mistake) -> bool:
+    return not any(missing_need(n) for n in mistake.needs)
+
+
+def _measured_speed_cells(lab_module, nb) -> set[str]:
+    """Test cells whose speed (or memory) part is measured on this machine, not skipped."""
+    lab = load_lab(ROOT / "solutions" / lab_module.LAB)
+    ids = {i: c.metadata.get("nbgrader", {}).get("grade_id") for i, c in enumerate(nb.cells)}
+    return {
+        ids[call.cell_index]
+        for call in find_check_calls(nb)
+        if call.part in ("speed", "all")
+        and lab.get(call.exercise).graded_speed
+        and not any(missing_need(n) for n in lab.get(call.exercise).needs)
+    }
 
 
 def test_labs_are_in_sync_with_solutions():
@@ -19,96 +44,144 @@ def test_labs_are_in_sync_with_solutions():
     assert result.clean, result.summary()
 
 
-def test_release_is_byte_for_byte_repeatable(tmp_path):
+@pytest.mark.parametrize("lab", LABS, ids=lambda m: m.LAB)
+def test_release_is_byte_for_byte_repeatable_and_private_files_stay_private(tmp_path, lab):
     a = course.release(ROOT, tmp_path / "a")
     b = course.release(ROOT, tmp_path / "b")
-    assert (a / LAB / NB).read_bytes() == (b / LAB / NB).read_bytes()
-    assert not (a / LAB / "_reference.py").exists(), "private reference solutions must not be released"
+    assert (a / lab.LAB / lab.NOTEBOOK).read_bytes() == (b / lab.LAB / lab.NOTEBOOK).read_bytes()
+    for private in PRIVATE:
+        assert not (a / lab.LAB / private).exists(), f"{private} must not be released"
 
 
-def test_solutions_pass_and_released_labs_fail_their_tests(tmp_path):
+@pytest.mark.parametrize("lab", LABS, ids=lambda m: m.LAB)
+def test_solutions_pass_and_released_labs_fail_their_tests(lab):
     root = course.scratch_course(ROOT)
     try:
         shutil.copytree(ROOT / "labs", root / "labs")
-        ok = course.nbgrader(root, "validate", str(root / "solutions" / LAB / NB), check=False)
+        nb = f"{lab.LAB}/{lab.NOTEBOOK}"
+        ok = course.nbgrader(root, "validate", str(root / "solutions" / nb), check=False)
         assert "Success! Your notebook passes all the tests." in ok.stdout, ok.stdout[-2000:]
-        inv = course.nbgrader(root, "validate", "--invert", str(root / "labs" / LAB / NB), check=False)
+        inv = course.nbgrader(root, "validate", "--invert", str(root / "labs" / nb), check=False)
         assert "Success!" in inv.stdout, inv.stdout[-2000:]
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def graded():
-    """Run generate_assignment -> submitted/ -> autograde -> export once for all submissions."""
+def _corpus_groups(lab):
+    return pack([m for m in lab.MISTAKES if _caught_here(m)])
+
+
+@pytest.fixture(scope="module", params=LABS, ids=lambda m: m.LAB)
+def graded(request):
+    """One real `nbgrader autograde` over the classic submissions and the packed corpus."""
+    lab = request.param
     root = course.scratch_course(ROOT)
-    course.nbgrader(root, "generate_assignment", LAB, "--force")
-    release = nbformat.read(root / "labs" / LAB / NB, as_version=4)
-    solution = nbformat.read(root / "solutions" / LAB / NB, as_version=4)
+    course.nbgrader(root, "generate_assignment", lab.LAB, "--force")
+    release = nbformat.read(root / "labs" / lab.LAB / lab.NOTEBOOK, as_version=4)
+    solution = nbformat.read(root / "solutions" / lab.LAB / lab.NOTEBOOK, as_version=4)
+    right = solution_cells(solution)
     subs = {
-        "reference": S.reference(solution),
+        "reference": reference(solution),
         "blank": release,
-        "slow": S.fill(release, S.SLOW_BUT_CORRECT),
-        "wrong": S.fill(release, S.WRONG_BUT_FAST),
-        "cheater": S.fill(release, S.CHEATER),
+        "slow": fill(release, lab.SLOW_BUT_CORRECT),
+        "wrong": fill(release, lab.WRONG_BUT_FAST),
+        "cheater": fill(release, lab.CHEATER),
     }
-    for student, nb in subs.items():
-        folder = root / "submitted" / student / LAB
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / NB)
-        for extra in ("checks.py", "logpipe.py"):
-            shutil.copy2(root / "labs" / LAB / extra, folder / extra)
-    proc = course.nbgrader(root, "autograde", LAB, "--force", check=False)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    course.nbgrader(root, "export", f"--to={root / 'grades.csv'}")
-    with open(root / "grades.csv") as fh:
-        scores = {
-            row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(fh)
-        }
-    yield root, scores
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def _cell_outputs(root, student):
-    nb = nbformat.read(root / "autograded" / student / LAB / NB, as_version=4)
-    return {
-        c.metadata.nbgrader["grade_id"]: "".join(o.get("text", "") + o.get("evalue", "") for o in c.outputs)
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("grade")
-    }
+    for i, group in enumerate(_corpus_groups(lab)):
+        subs[f"corpus-{i}"] = fill(release, {**right, **{m.cell: m.code for m in group}})
+    result = autograde(root, lab.LAB, lab.NOTEBOOK, subs, lab.EXTRAS)
+    print(f"\n{lab.LAB}: graded {len(subs)} submissions in {result.seconds:.0f} s")
+    yield lab, result, release
+    result.close()
 
 
 def test_reference_gets_full_marks(graded):
-    _, scores = graded
-    assert scores["reference"] == (10.0, 10.0)
+    _, result, release = graded
+    total = sum(graded_cells(release).values())
+    assert result.scores["reference"] == (total, total)
 
 
 def test_blank_release_gets_nothing(graded):
-    _, scores = graded
-    assert scores["blank"][0] == 0.0
+    _, result, _ = graded
+    assert result.scores["blank"][0] == 0.0
 
 
-def test_slow_but_correct_gets_correctness_only(graded):
-    root, scores = graded
-    # hotspot 1 + three correctness points + pays-off 1, plus the GPU speed point, which
-    # is skipped (not failed) without a GPU once the kernel is right on the simulator.
-    # The measured speed and memory points (2 + 2) are withheld.
-    assert scores["slow"][0] == 6.0
-    out = _cell_outputs(root, "slow")
-    assert "[FAIL] fast-report (speed): measured speedup" in out["ex2-speed"]
-    assert "[FAIL] stream-file (speed): measured peak-memory reduction" in out["ex3-memory"]
-    assert "[SKIPPED] gpu-iterate (speed): no GPU" in out["ex4-speed"]
+def test_slow_but_correct_loses_exactly_the_measured_speed_points(graded):
+    lab, result, release = graded
+    points = graded_cells(release)
+    speed = _measured_speed_cells(lab, release)
+    assert result.scores["slow"][0] == sum(points.values()) - sum(points[c] for c in speed)
+    out = result.outputs("slow")
+    for cell in speed:
+        assert "[FAIL]" in out[cell] and "measured" in out[cell], out[cell]
+    skipped = set(points) - speed
+    assert all("[FAIL]" not in out[c] for c in skipped), {c: out[c] for c in skipped if "[FAIL]" in out[c]}
 
 
 def test_wrong_but_fast_gets_nothing(graded):
-    _, scores = graded
-    assert scores["wrong"][0] == 0.0
+    _, result, _ = graded
+    assert result.scores["wrong"][0] == 0.0
 
 
 def test_tampering_earns_no_speed_points(graded):
-    root, scores = graded
-    out = _cell_outputs(root, "cheater")
-    assert "Graded by the supervisor" in out["ex2-speed"]
-    assert "[FAIL] fast-report (speed)" in out["ex2-speed"]
-    assert "[FAIL] stream-file (correct)" in out["ex3-correct"]  # the always-equal object
-    assert scores["cheater"][0] == 5.0
+    lab, result, release = graded
+    points = graded_cells(release)
+    speed = _measured_speed_cells(lab, release)
+    out = result.outputs("cheater")
+    assert all("Graded by the supervisor" in out[c] for c in points)
+    assert all("[FAIL]" in out[c] for c in speed)
+    lost = speed | set(lab.CHEATER_ALSO_FAILS)
+    assert result.scores["cheater"][0] == sum(points.values()) - sum(points[c] for c in lost)
+
+
+def _check_corpus_outputs(outputs: dict[str, str], group, points: dict[str, float], where: str) -> None:
+    failing = {f: m for m in group for f in m.fails}
+    for cell in points:
+        text = outputs[cell]
+        if cell in failing:
+            m = failing[cell]
+            if cell == m.fails[0]:
+                assert "[FAIL]" in text, f"{where}: '{m.name}' should fail {cell}:\n{text}"
+                assert m.says in text, f"{where}: '{m.name}' should say {m.says!r} in {cell}:\n{text}"
+            else:  # a consequence: in a kernel, a name the wrong cell never defined is a NameError
+                assert "[FAIL]" in text or "Error" in text, f"{where}: '{m.name}' should fail {cell}:\n{text}"
+        else:
+            assert "[FAIL]" not in text, f"{where}: {cell} failed, but no mistake here targets it:\n{text}"
+        lines = [ln for ln in text.splitlines() if ln.startswith("[")]
+        assert len(lines) == len(set(lines)), f"{where}: {cell} printed a line twice:\n{text}"
+
+
+def test_every_wrong_answer_gets_no_points_when_graded(graded):
+    lab, result, release = graded
+    points = graded_cells(release)
+    for i, group in enumerate(_corpus_groups(lab)):
+        student = f"corpus-{i}"
+        lost = {f for m in group for f in m.fails}
+        want = sum(points.values()) - sum(points[c] for c in lost)
+        names = [m.name for m in group]
+        assert result.scores[student][0] == want, f"{student} {names}: {result.scores[student]} != {want}"
+        _check_corpus_outputs(result.outputs(student), group, points, f"graded {student}")
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda m: m.LAB)
+def test_every_wrong_answer_fails_the_students_own_self_check(lab, tmp_path):
+    """The released lab, as a student has it (no private reference), run top to bottom."""
+    lab_dir = tmp_path / lab.LAB
+    shutil.copytree(ROOT / "labs" / lab.LAB, lab_dir)
+    release = nbformat.read(lab_dir / lab.NOTEBOOK, as_version=4)
+    solution = nbformat.read(ROOT / "solutions" / lab.LAB / lab.NOTEBOOK, as_version=4)
+    right = solution_cells(solution)
+    points = graded_cells(release)
+    for i, group in enumerate(_corpus_groups(lab)):
+        run = self_check(fill(release, {**right, **{m.cell: m.code for m in group}}), lab_dir)
+        _check_corpus_outputs(outputs_by_id(run), group, points, f"self-check of corpus-{i}")
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [m for lab in LABS for m in lab.MISTAKES if not _caught_here(m)],
+    ids=lambda m: m.name,
+)
+def test_mistakes_only_a_missing_backend_can_show(mistake):
+    missing = [missing_need(n) for n in mistake.needs if missing_need(n)]
+    pytest.skip(f"'{mistake.name}' is caught only with {', '.join(mistake.needs)}: {'; '.join(missing)} here")

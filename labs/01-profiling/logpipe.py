@@ -1,9 +1,8 @@
 """A small web-log report, written the way code often is before anyone profiles it.
 
 ``report(lines)`` turns access-log lines into a summary: requests, distinct visitors,
-server errors, the most requested paths and bytes served per hour. It is correct, and
-it hides one quadratic hotspot. ``summarize_file(path)`` does the same for a file on
-disk and holds the whole file, and every parsed record, in memory at once.
+server errors, the most requested paths and bytes served per hour. Malformed lines are
+skipped. ``summarize_file(path)`` gives the same summary for a log file on disk.
 
 This module is the course's baseline for lab 01: the grader times students' code
 against it, so it must not change behaviour between releases.
@@ -66,7 +65,7 @@ def parse(line: str) -> tuple[str, int, str, str, int, int] | None:
 def count_visitors(records: list[tuple]) -> int:
     seen: list[str] = []
     for record in records:
-        if record[0] not in seen:  # a list: every lookup scans all visitors seen so far
+        if record[0] not in seen:
             seen.append(record[0])
     return len(seen)
 
@@ -100,11 +99,7 @@ def report(lines: list[str]) -> dict:
 
 
 def summarize_file(path: str) -> dict:
-    """The same summary for a log file: reads it all, then parses it all, then counts."""
+    """The same summary as ``report`` for a log file on disk."""
     with open(path) as fh:
         lines = fh.read().splitlines()
-    records = [r for r in map(parse, lines) if r is not None]
-    result = summarize(records)
-    # Visitors are counted with a set here: this baseline is about memory, not time.
-    result["visitors"] = len({r[0] for r in records})
-    return result
+    return report(lines)

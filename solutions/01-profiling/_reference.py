@@ -1,15 +1,23 @@
 """Lab 01 reference solutions: used by the grader for expected outputs, never released.
 
-nbgrader_config.py lists ``_reference.py`` in CourseDirectory.ignore, so
-``make labs`` leaves it out of labs/ and students' self-checks fall back to the
-baseline (or to the worked examples in checks.py).
+nbgrader_config.py lists ``_reference.py`` in CourseDirectory.ignore, so ``make labs``
+leaves it out of labs/ and students' self-checks fall back to the baseline (or to the
+worked examples in checks.py).
 """
 
 from __future__ import annotations
 
-import math
-
 import logpipe
+import numpy as np
+
+# The function exercise 1 asks for. checks.py holds only its salted digest; the tests
+# check that the two agree, and that profiling finds this function.
+HOTSPOT = "count_visitors"
+
+
+def amdahl_speedup(p: float, s: float) -> float:
+    """Whole-program speedup when a fraction ``p`` of the run time is made ``s`` times faster."""
+    return 1.0 / ((1.0 - p) + p / s)
 
 
 def fast_report(lines: list[str]) -> dict:
@@ -24,22 +32,21 @@ def fast_report(lines: list[str]) -> dict:
     }
 
 
-def summarize_stream(path: str) -> dict:
-    """The course's streaming version: one line in memory at a time."""
+def _running_totals(lines) -> dict:
+    """The summary, from running totals over any iterable of lines."""
     visitors: set[str] = set()
     paths: dict[str, int] = {}
     hours = [0] * 24
     requests = errors = 0
-    with open(path) as fh:
-        for line in fh:
-            r = logpipe.parse(line)
-            if r is None:
-                continue
-            requests += 1
-            visitors.add(r[0])
-            errors += r[4] >= 500
-            paths[r[3]] = paths.get(r[3], 0) + 1
-            hours[r[1]] += r[5]
+    for line in lines:
+        r = logpipe.parse(line)
+        if r is None:
+            continue
+        requests += 1
+        visitors.add(r[0])
+        errors += r[4] >= 500
+        paths[r[3]] = paths.get(r[3], 0) + 1
+        hours[r[1]] += r[5]
     top = sorted(paths.items(), key=lambda item: (-item[1], item[0]))[:5]
     return {
         "requests": requests,
@@ -50,11 +57,77 @@ def summarize_stream(path: str) -> dict:
     }
 
 
-def pays_off(
-    n_bytes: float, flops_per_byte: float, link_gb_s: float, gpu_gflops: float, cpu_gflops: float
-) -> bool:
-    """Offload pays when copying there and back plus the kernel beats the CPU."""
-    flops = n_bytes * flops_per_byte
-    gpu_s = 2 * n_bytes / (link_gb_s * 1e9) + flops / (gpu_gflops * 1e9)
-    cpu_s = flops / (cpu_gflops * 1e9)
-    return bool(gpu_s < cpu_s) and not math.isclose(gpu_s, cpu_s, rel_tol=1e-9)
+def summarize_stream(path: str) -> dict:
+    """The course's streaming version: one line in memory at a time."""
+    with open(path) as fh:
+        return _running_totals(fh)
+
+
+# ------------------------------------------------ 4c. the lecture's offload cost model
+
+
+def transfer_seconds(n_bytes: float, machine: dict) -> float:
+    """One copy over the link: a latency (in microseconds) plus bytes over GB/s (GB = 1e9 bytes)."""
+    return machine["latency_us"] * 1e-6 + n_bytes / (machine["link_gb_s"] * 1e9)
+
+
+def pays_off(bytes_in: float, bytes_out: float, flops: float, machine: dict) -> bool:
+    """t_GPU = copy in + kernel + copy back, against t_CPU = the same flops on the CPU."""
+    gpu_s = (
+        transfer_seconds(bytes_in, machine)
+        + flops / (machine["gpu_gflops"] * 1e9)
+        + transfer_seconds(bytes_out, machine)
+    )
+    cpu_s = flops / (machine["cpu_gflops"] * 1e9)
+    return bool(gpu_s < cpu_s)
+
+
+def break_even_flops(bytes_in: float, bytes_out: float, machine: dict) -> float:
+    """The work at which offloading starts to pay: both transfers over the per-flop saving."""
+    transfers = transfer_seconds(bytes_in, machine) + transfer_seconds(bytes_out, machine)
+    return transfers / (1 / (machine["cpu_gflops"] * 1e9) - 1 / (machine["gpu_gflops"] * 1e9))
+
+
+# Edge cases sit this close to the break-even point, on both sides. Every mistake in the
+# wrong-answer corpus moves the break-even by more than this in at least one regime.
+EDGE = 0.01
+
+# (bytes sent, GPU GFLOP/s): where latency dominates the copies, where bandwidth does,
+# and where the GPU is only a few times faster than the CPU (the kernel's time matters).
+_REGIMES = {
+    "latency": ((3.0, 4.5), (5e3, 6e4)),
+    "bandwidth": ((7.0, 9.5), (5e3, 6e4)),
+    "compute": ((7.0, 9.0), (5e3, 1e4)),
+}
+
+
+def pays_off_edges(rng: np.random.Generator, small: bool) -> list[tuple]:
+    """Fresh cases 1% on each side of the break-even point, in each regime."""
+    cases = []
+    for (lo, hi), (g_lo, g_hi) in _REGIMES.values():
+        machine = {
+            "link_gb_s": float(rng.uniform(8, 64)),
+            "latency_us": float(rng.uniform(5, 50)),
+            "cpu_gflops": float(rng.uniform(500, 2000)),
+            "gpu_gflops": float(rng.uniform(g_lo, g_hi)),
+        }
+        bytes_in = float(10 ** rng.uniform(lo, hi))
+        bytes_out = float(bytes_in * rng.uniform(0.2, 1.0))
+        flops = break_even_flops(bytes_in, bytes_out, machine)
+        cases += [
+            (bytes_in, bytes_out, flops * (1 - EDGE), machine),
+            (bytes_in, bytes_out, flops * (1 + EDGE), machine),
+        ]
+    return cases
+
+
+# The corpus's wrong answers nearest a bar: `make check-stability` grades each of them
+# 50 times and reports how often it slipped through (its false-pass rate).
+NEAR_MISSES = {"stream-file": ["summarize_readlines"]}
+
+
+def summarize_readlines(path: str) -> dict:
+    """Streaming in name only: running totals, but over a list of every line of the file."""
+    with open(path) as fh:
+        lines = fh.readlines()
+    return _running_totals(lines)
