@@ -178,16 +178,18 @@ def measured_answers(root: Path) -> list[tuple[Lab, Exercise]]:
 
 
 def run_answer_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> AnswerTrials:
-    """The student's value is the reference measured once (``reference(1)``: its measurement
-    takes a repeat count) in a fresh process, as a notebook's first run measures it; the
-    checker's is ``expected_answer``, here, as the supervisor measures it."""
+    """The student's value is the reference measured as the lab asks a student to measure
+    it (``reference(n)`` with the reference's ``student_repeats``, 1 by default), in a fresh
+    process, as a notebook's first run does; the checker's is ``expected_answer``, here, as
+    the supervisor measures it."""
+    repeats = getattr(ex.reference, "student_repeats", 1)
     student, checker, verdicts = [], [], []
     for _ in range(n):
         setup = {"kind": "lab", "lab_dir": str(lab.directory), "exercise": ex.name, "role": "reference"}
         with WorkerRunner(
             {**setup, "cwd": str(lab.directory)}, "__target__", "a student", env=worker_env()
         ) as w:
-            (value,) = w.run([(1,)]).outputs
+            (value,) = w.run([(repeats,)]).outputs
         expected = expected_answer(ex)
         student.append(float(value))
         checker.append(float(expected))
@@ -220,18 +222,31 @@ def _mode(small: bool) -> str:
 
 
 def write_report(
-    results: list[Trials], answers: list[AnswerTrials], skipped: list[str], started: float, small: bool
+    results: list[Trials],
+    answers: list[AnswerTrials],
+    skipped: list[str],
+    started: float,
+    small: bool,
+    partial: bool = False,
 ) -> None:
     """Store this run under its input-size mode, keep the other mode's run, render both."""
     from .hardware import machine_info
 
     runs = json.loads(DATA.read_text()).get("runs", {}) if DATA.exists() else {}
+    old = runs.get(_mode(small), {})
+    # A run restricted with --only replaces its own checks' rows and keeps the others.
+    fresh = {(r.lab, r.exercise) for r in [*results, *answers]}
+
+    def kept(rows: list[dict]) -> list[dict]:
+        return [r for r in rows if (r["lab"], r["exercise"]) not in fresh]
+
+    minutes = (time.time() - started) / 60 + (old.get("minutes", 0) if partial else 0)
     runs[_mode(small)] = {
         "machine": machine_info(),
-        "minutes": round((time.time() - started) / 60, 1),
-        "skipped": skipped,
-        "trials": [asdict(t) for t in results],
-        "answers": [asdict(a) for a in answers],
+        "minutes": round(minutes, 1),
+        "skipped": skipped or (old.get("skipped", []) if partial else []),
+        "trials": (kept(old.get("trials", [])) if partial else []) + [asdict(t) for t in results],
+        "answers": (kept(old.get("answers", [])) if partial else []) + [asdict(a) for a in answers],
     }
     DATA.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
     lines = [
@@ -271,8 +286,9 @@ def write_report(
         if run.get("answers"):
             lines += [
                 "",
-                "Measured answers: a student's single measurement in a fresh process against the "
-                "checker's, each trial.",
+                "Measured answers: in each trial, a student's value measured as the lab asks for it, "
+                "in a fresh process, against the checker's; the largest gap is what the tolerance "
+                "must cover.",
                 "",
                 "| check | condition | trials | wrong verdicts | student min / max | checker min / max "
                 "| largest gap |",
@@ -339,6 +355,6 @@ def main(argv: list[str] | None = None) -> int:
             answers.append(a)
             print(a.summary(), flush=True)
     if not args.bench and not args.no_write:
-        write_report(results, answers, skipped, started, small)
+        write_report(results, answers, skipped, started, small, partial=bool(args.only))
         print(f"wrote {REPORT}")
     return 0 if all(t.wrong == 0 for t in [*results, *answers]) else 1

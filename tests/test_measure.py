@@ -111,3 +111,17 @@ def test_a_short_launch_is_caught_every_time_by_the_spot_check(toy_lab, no_requi
     for _ in range(20):
         verdict = judge_correctness(ex, InProcessRunner(tail_left_alone, "short launch"), small=True)
         assert verdict.status == "fail" and "differs" in verdict.message
+
+
+def test_stability_measures_answers_as_the_lab_asks_and_names_near_misses(no_requirements):
+    from conftest import ROOT
+
+    from autograder import stability
+    from autograder.spec import load_lab
+
+    lab = load_lab(ROOT / "solutions" / "01-profiling")
+    trials = stability.run_answer_trials(lab, lab.get("hotspot-share"), "idle", 2, small=True)
+    assert trials.verdicts == ["pass", "pass"] and max(trials.gaps) < 0.1
+    assert "0/2 false fails" in trials.summary()
+    assert stability.near_misses(lab, lab.get("stream-file")) == ["near miss: summarize_readlines"]
+    assert stability.near_misses(lab, lab.get("fast-report")) == []

@@ -25,11 +25,14 @@ from autograder.hardware import gpu_present
 
 # ------------------------------------------------------- 1. where does the time go?
 
-PROFILE_SEED, PROFILE_LINES, PROFILE_VISITORS = 2026, 6_000, 1_500
-# How far a student's measured share may be from the checker's. Measured on 2 cores:
-# single profiles fell between 0.68 and 0.76, idle or beside a busy process, so 0.08 on
-# either side of the checker's median of five leaves room (autograder/STABILITY.md).
-SHARE_TOLERANCE = 0.08
+# The hotspot's share depends on the number of distinct visitors, not on the number of
+# lines, so many lines make each profile long enough (about 0.2 s) to be steady.
+PROFILE_SEED, PROFILE_LINES, PROFILE_VISITORS = 2026, 24_000, 1_500
+# How far a student's measured share (the median of three profiles) may be from the
+# checker's (the median of five): see the measured answers in autograder/STABILITY.md. A
+# single profile strays further, and one taken without the warm-up call comes out lower
+# (about 0.65 to 0.70 instead of 0.72 to 0.75 on 2 cores): the median of three absorbs both.
+SHARE_TOLERANCE = 0.10
 
 
 def lab_lines() -> list[str]:
@@ -39,8 +42,10 @@ def lab_lines() -> list[str]:
 
 def top_own_time_share(repeats: int = 5) -> float:
     """The largest own-time share (tottime / total_tt) of one logpipe function in a profile
-    of logpipe.report(lab_lines()): the median of ``repeats`` profiles, measured now."""
+    of logpipe.report(lab_lines()): after one warm-up call, the median of ``repeats``
+    profiles, measured now."""
     lines = lab_lines()
+    logpipe.report(lines)  # the first call pays one-off costs, as the lecture's timings do
     shares = []
     for _ in range(repeats):
         profiler = cProfile.Profile()
@@ -49,6 +54,11 @@ def top_own_time_share(repeats: int = 5) -> float:
         own = [row[2] for (path, _, _), row in stats.stats.items() if os.path.basename(path) == "logpipe.py"]
         shares.append(max(own) / stats.total_tt)
     return statistics.median(shares)
+
+
+# What the lab asks of the student: the median of three profiles. The stability report
+# measures a student's value this way, in a fresh process, against the checker's.
+top_own_time_share.student_repeats = 3
 
 
 def amdahl_input(rng: np.random.Generator, small: bool) -> tuple:
