@@ -10,6 +10,7 @@ correctness part.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,9 +111,7 @@ def cases(exercise: Exercise, small: bool, n_random: int) -> tuple[list[Case], s
         inputs = Inputs(exercise, small)
         for origin, drawn in (("edge case", inputs.edges()), ("fresh random input", inputs.draw(n_random))):
             found += [Case(a, None if measured else expect(exercise, reference, a), origin) for a in drawn]
-    counts: dict[str, int] = {}
-    for case in found:
-        counts[case.origin] = counts.get(case.origin, 0) + 1
+    counts = Counter(case.origin for case in found)
     phrase = ", ".join(f"{n} {origin}{'s' if n > 1 else ''}" for origin, n in counts.items())
     if reference is None and not measured and exercise.make_input is not None:
         phrase += " (grading adds edge cases and fresh random inputs)"

@@ -75,7 +75,7 @@ def test_answers_are_judged_without_showing_the_measured_value(lab01):
 # ------------------------------------------------- boundary checks: caught every time
 
 
-def _pays_off_mistakes(ref):
+def _pays_off_mistakes():
     def model(
         bytes_in, bytes_out, flops, m, *, copies=2, latencies=2, gb=1e9, latency_unit=1e-6, kernel=True
     ):
@@ -107,7 +107,7 @@ def test_pays_off_examples_are_right_and_catch_every_mistake(lab01):
     ex = lab.get("pays-off")
     for args, want in ex.examples:
         assert ref.pays_off(*args) is want, args
-    for name, wrong in _pays_off_mistakes(ref).items():
+    for name, wrong in _pays_off_mistakes().items():
         assert any(wrong(*args) != want for args, want in ex.examples), f"the examples miss '{name}'"
 
 
@@ -116,7 +116,7 @@ def test_pays_off_grading_catches_every_mistake_on_every_draw(lab01):
     The edge cases around the break-even point now catch it, and each other slip, always."""
     lab, ref = lab01
     ex = lab.get("pays-off")
-    mistakes = _pays_off_mistakes(ref)
+    mistakes = _pays_off_mistakes()
     for _ in range(300):
         checked, _ = cases(ex, small=True, n_random=3)
         graded = [c for c in checked if c.origin != "worked example"]
