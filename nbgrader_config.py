@@ -15,8 +15,8 @@ c.CourseDirectory.db_url = os.environ.get(
     "AUTOGRADER_GRADEBOOK", "sqlite:///" + os.path.join(here, "gradebook.db")
 )
 
-# The longest cell of a lab (a speed check measured five times, re-measured when
-# borderline) takes about a minute on 2 cores; 10 minutes means a stuck cell, not a slow one.
+# A stuck notebook is stopped by its own budget, derived from its checks (ConfinedExecute,
+# autograder/supervisor.py:kernel_budget_s), well before this per-cell ceiling.
 c.Execute.timeout = 600
 
 # Released labs are stripped of outputs so that `make labs` is byte-for-byte repeatable.
@@ -29,16 +29,17 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
     CheckCellMetadata,
-    Execute,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
 
-from autograder.nbgrader_plugin import SupervisedChecks  # noqa: E402
+from autograder.nbgrader_plugin import ConfinedExecute, SupervisedChecks  # noqa: E402
 
+# Student code never runs as the grader: the kernel runs confined (see autograder/sandbox/),
+# within a time budget derived from the notebook's checks.
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    ConfinedExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

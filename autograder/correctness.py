@@ -10,6 +10,10 @@ correctness part.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +27,24 @@ from .wire import plain
 # Elementwise results are wrong first at their ends (a launch one block short, an
 # off-by-one loop bound), so spot checks always look at this many positions at each end.
 SPOT_EDGE = 256
+
+
+INPUT_DIR_ENV = "AUTOGRADER_INPUT_DIR"
+_input_folders: dict[tuple[str, str], str] = {}
+
+
+def input_folder(prefix: str) -> str:
+    """A folder for inputs that are files. While a submission is graded, it lies inside that
+    submission's box (``AUTOGRADER_INPUT_DIR``), where confined code can read it and the
+    baseline reads the same bytes; otherwise it is a temporary folder. Removed at exit."""
+    base = os.environ.get(INPUT_DIR_ENV) or tempfile.gettempdir()
+    key = (base, prefix)
+    if key not in _input_folders or not os.path.isdir(_input_folders[key]):
+        folder = tempfile.mkdtemp(prefix=prefix, dir=base)
+        os.chmod(folder, 0o755)
+        atexit.register(shutil.rmtree, folder, True)
+        _input_folders[key] = folder
+    return _input_folders[key]
 
 
 class Inputs:

@@ -286,12 +286,20 @@ def render(report: Report) -> str:
         _table(("unit", "runs", "backend"), units),
         "",
         f"{REQUIRE_ENV}={required}",
+        f"Grading isolation: {_isolation()}",
     ]
     if report.problems:
         out += [f"MISSING: {problem}" for problem in report.problems]
     else:
         out.append("OK: every required backend is present")
     return "\n".join(out)
+
+
+def _isolation() -> str:
+    from .sandbox import describe_mode, isolation_mode
+
+    mode = isolation_mode()
+    return f"{mode}: {describe_mode(mode)}"
 
 
 def main(argv: list[str] | None = None) -> int:

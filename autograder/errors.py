@@ -28,3 +28,17 @@ class WrongOutput(BadSubmission):
 
 class WireError(BadSubmission):
     """A value cannot cross the data-only channel between processes."""
+
+
+class GradingFault(AutograderError):
+    """The grader could not measure fairly (the course's baseline was slowed or gave a wrong
+    answer): not the student's fault; the check is graded again on the next run."""
+
+
+class CellCrashed(BadSubmission):
+    """A notebook cell ended or stalled the worker that ran the student's cells: ``cell``
+    is its 1-based index among them, so the worker can be started again without it."""
+
+    def __init__(self, message: str, cell: int) -> None:
+        super().__init__(message)
+        self.cell = cell

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .correctness import Case, cases, expected_answer, verify_outputs
-from .errors import AutograderError, BackendMissing, BadSubmission, WrongOutput
+from .errors import AutograderError, BackendMissing, BadSubmission, GradingFault, WrongOutput
 from .measure import Measurement, Policy, measure
+from .reserve import timing_slot
 from .spec import Exercise
 from .verdict import Verdict, skip_or_fail
 
@@ -131,7 +132,24 @@ def judge_speed(
                 name, label, "fail", f"no {label} points: {fallback_run.message}", hint=fallback_run.hint
             )
         return skip_or_fail(name, label, missing[0], missing[1], exercise.fallback or f"{label} not graded")
-    bar, cores = required_ratio(exercise)
+    pid = getattr(getattr(candidate, "proc", None), "pid", None)
+    # Under the grade command: one submission times at a time, on the reserved cores.
+    with timing_slot(*([pid] if pid else [])):
+        bar, cores = required_ratio(exercise)
+        return _measured_verdict(exercise, make_baseline, candidate, small, policy, parallel, bar, cores)
+
+
+def _measured_verdict(
+    exercise: Exercise,
+    make_baseline: Callable[[], Any],
+    candidate: Any,
+    small: bool,
+    policy: Policy | None,
+    parallel: bool,
+    bar: float,
+    cores: int,
+) -> Verdict:
+    name, label = exercise.name, exercise.speed_label
     try:
         baseline = make_baseline()
     except BackendMissing as exc:
@@ -142,6 +160,16 @@ def judge_speed(
     except WrongOutput as exc:
         hint = exc.hint or exercise.correct_hint
         return Verdict(name, label, "fail", f"no {label} points: {exc}", required=bar, hint=hint)
+    except GradingFault as exc:
+        return Verdict(
+            name,
+            label,
+            "fail",
+            f"grading fault, not your code: {exc}.",
+            required=bar,
+            hint="nothing to change; the check is measured again when your instructor grades again",
+            evidence={"fault": str(exc)},
+        )
     except AutograderError as exc:
         return Verdict(
             name, label, "fail", f"no {label} points: {exc}", required=bar, hint=exercise.correct_hint
@@ -205,6 +233,12 @@ def judge_parts(
                     "measured by the supervisor, outside this kernel.",
                 )
             )
+        elif correct is not None and correct.status == "fail":
+            # Wrong, crashed or stuck: nothing to time (and a stuck function would only
+            # be waited for again).
+            label = exercise.speed_label
+            message = f"no {label} points: {correct.message}"
+            verdicts.append(Verdict(exercise.name, label, "fail", message, hint=correct.hint))
         else:
             verdicts.append(judge_speed(exercise, make_baseline, candidate, small, correct=correct))
     return verdicts

@@ -21,6 +21,7 @@ from typing import Any
 
 from .correctness import Case, Inputs, expect, verify_outputs
 from .cpu_monitor import CpuEvidence
+from .errors import GradingFault, WrongOutput
 from .spec import Exercise
 
 # Peaks under 1 MiB are import and allocator noise: count them as 1 MiB.
@@ -35,6 +36,8 @@ class Policy:
     band: float = 0.10  # a result within 10% (or 2x the noise) of the bar is borderline
     max_loops: int = 2000
     memory_repeats: int = 3
+    baseline_retakes: int = 3  # a baseline sample slowed from outside is taken again
+    stolen_ratio: float = 1.5  # ...when its wall time exceeds its CPU time by this factor
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,13 @@ class Measurement:
         return data
 
 
+def _slowed_from_outside(exercise: Exercise, batch: Any, policy: Policy) -> bool:
+    """A CPU-bound baseline whose wall time far exceeds its CPU time was kept waiting."""
+    if not exercise.baseline_cpu_bound or batch.cpu_s is None or batch.wall_s < 0.02:
+        return False
+    return batch.wall_s > policy.stolen_ratio * batch.cpu_s + 0.005
+
+
 class _Side:
     def __init__(self, runner: Any, monitor: bool) -> None:
         self.runner, self.monitor = runner, monitor
@@ -135,12 +145,26 @@ def measure(
         return [Case(a, expect(exercise, reference, a), "fresh random input") for a in args]
 
     def checked_run(side: _Side, n: int, metric: str = "time") -> Any:
-        args = inputs.draw(n)
-        expected = cases(args) if side is c else None
-        batch = side.runner.run(args, metric=metric, monitor=side.monitor and metric == "time")
-        if expected is not None:
-            verify_outputs(exercise, expected, batch.outputs)
-        return batch
+        for _ in range(policy.baseline_retakes + 1):
+            args = inputs.draw(n)
+            expected = cases(args)
+            batch = side.runner.run(args, metric=metric, monitor=side.monitor and metric == "time")
+            if side is c:
+                verify_outputs(exercise, expected, batch.outputs)
+                return batch
+            # The baseline is the course's own code: its outputs are verified too, so a
+            # baseline that was tampered with, or a channel that was hijacked, is caught.
+            try:
+                verify_outputs(exercise, expected, batch.outputs)
+            except WrongOutput as exc:
+                raise GradingFault(f"the course's baseline gave a wrong answer ({exc})") from None
+            if not _slowed_from_outside(exercise, batch, policy):
+                return batch
+        raise GradingFault(
+            f"the course's baseline took {batch.wall_s:.3f} s by the clock but only {batch.cpu_s:.3f} s "
+            f"of CPU, {policy.baseline_retakes + 1} times: something outside slowed it, so this "
+            "measurement would not be fair"
+        )
 
     if exercise.metric == "peak_memory":
         # One call per fresh process, alternating sides; no warm-up call, because a
@@ -151,8 +175,12 @@ def measure(
                 try:
                     args = inputs.draw(1)
                     batch = runner.run(args, metric="peak_memory")
-                    if side is c:
+                    try:
                         verify_outputs(exercise, cases(args), batch.outputs)
+                    except WrongOutput as exc:
+                        if side is c:
+                            raise
+                        raise GradingFault(f"the course's baseline gave a wrong answer ({exc})") from None
                 finally:
                     if runner is not side.runner:
                         runner.close()

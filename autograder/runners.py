@@ -21,12 +21,17 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import psutil
 
 from . import channel, wire
 from .cpu_monitor import CpuEvidence, CpuMonitor
-from .errors import BackendMissing, BadSubmission
+from .errors import BackendMissing, BadSubmission, CellCrashed
 from .invoke import answer_value, call
+
+if TYPE_CHECKING:
+    from .sandbox import Box, Confined
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,15 @@ class Batch:
     wall_s: float
     cpu: CpuEvidence | None = None
     peak_bytes: int | None = None
+    cpu_s: float | None = None  # the worker's CPU time over the batch, children included
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _status_kib(pid: int, field: str) -> int:
@@ -64,6 +78,22 @@ class PeakMemory:
 
     def __exit__(self, *exc: object) -> None:
         self.peak_bytes = max(0, _status_kib(self.pid, "VmHWM") - self._before) * 1024
+
+
+class _ConfinedPeak:
+    """Peak memory of a confined worker's whole process tree, from its cgroup: the
+    student's code can neither reset it nor hide allocations in a child process."""
+
+    def __init__(self, confined: Confined) -> None:
+        self.confined = confined
+        self.peak_bytes = 0
+
+    def __enter__(self) -> _ConfinedPeak:
+        self.confined.start_peak()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.peak_bytes = self.confined.peak_bytes()
 
 
 class InProcessRunner:
@@ -125,6 +155,9 @@ class WorkerRunner:
     setup: the first message, e.g. {"kind": "cells", "cells": [...], "cwd": ...} for a
     student's notebook, or {"kind": "lab", "lab_dir": ..., "exercise": ..., "role":
     "baseline"} for the course's code.
+    box: student code runs confined in this box (sandbox/), its peak memory read from
+    its cgroup. quiet: a context manager factory held around every call: the supervisor
+    freezes the student's box while the course's baseline is timed.
     """
 
     def __init__(
@@ -136,12 +169,18 @@ class WorkerRunner:
         env: dict[str, str] | None = None,
         mpi_ranks: int | None = None,
         timeout_s: float = 300.0,
+        box: Box | None = None,
+        quiet: Callable[[], contextlib.AbstractContextManager] | None = None,
     ) -> None:
         self.target, self.label, self.timeout_s = target, label, timeout_s
-        self._args = (setup, env, mpi_ranks)
+        self._args = (setup, env, mpi_ranks, box, quiet)
+        self.box, self.quiet, self.confined = box, quiet, None
+        # The grader's end of the channel: a folder only root (or this user) can enter,
+        # except for a confined worker, whose socket must be inside its own box.
         self._dir = tempfile.mkdtemp(prefix="autograder-")
         os.chmod(self._dir, 0o700)
-        path = os.path.join(self._dir, "sock")
+        sock_dir = tempfile.mkdtemp(prefix="w", dir=box.run) if box else self._dir
+        path = os.path.join(sock_dir, "sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(path)
         listener.listen(1)
@@ -149,15 +188,19 @@ class WorkerRunner:
         if mpi_ranks:
             cmd = [_mpiexec(), "-n", str(mpi_ranks), *cmd, "--mpi"]
         self._log = open(os.path.join(self._dir, "log"), "w+b")  # noqa: SIM115 - lives with self
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            cwd=setup.get("cwd") or None,
-            start_new_session=True,  # so a timeout can end the whole process group
-        )
+        popen = dict(stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        if box is not None:
+            box.give(sock_dir)
+            self.confined = box.spawn(cmd, env=env, cwd=setup.get("cwd"), **popen)
+            self.proc = self.confined.proc
+        else:
+            self.proc = subprocess.Popen(
+                cmd,
+                **popen,
+                env={**os.environ, **(env or {})},
+                cwd=setup.get("cwd") or None,
+                start_new_session=True,  # so a timeout can end the whole process group
+            )
         listener.settimeout(min(timeout_s, 120.0))
         try:
             self.sock, _ = listener.accept()
@@ -166,17 +209,34 @@ class WorkerRunner:
             raise BadSubmission(f"the worker for {label} did not start: {self.log_tail()}") from None
         finally:
             listener.close()
-        reply = self._exchange(setup)
+        try:
+            reply = self._exchange(setup)
+        except BadSubmission as exc:
+            cell = self._last_cell() if setup.get("kind") == "cells" else None
+            if cell is None:
+                raise
+            raise CellCrashed(str(exc), cell) from None
         if not reply.get("ok"):
             self.close()
             raise BadSubmission(reply.get("error", "setup failed"))
 
-    def log_tail(self, chars: int = 600) -> str:
+    def _log_text(self) -> str:
         if self._log.closed:
-            return "(no output)"
+            return getattr(self, "_final_log", "")
         self._log.flush()
         self._log.seek(0)
-        text = self._log.read().decode(errors="replace").strip()
+        return self._log.read().decode(errors="replace")
+
+    def _last_cell(self) -> int | None:
+        """The cell the worker was running when it died or stalled (see worker.CELL_MARK)."""
+        from .worker import CELL_MARK
+
+        marks = [line for line in self._log_text().splitlines() if line.startswith(CELL_MARK)]
+        return int(marks[-1][len(CELL_MARK) :]) if marks else None
+
+    def log_tail(self, chars: int = 600) -> str:
+        lines = self._log_text().splitlines()
+        text = "\n".join(line for line in lines if not line.startswith("\x00")).strip()
         return text[-chars:] or "(no output)"
 
     @contextlib.contextmanager
@@ -200,7 +260,14 @@ class WorkerRunner:
 
     def _died(self) -> BadSubmission:
         tail = self.log_tail()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=2)
+        why = self.confined.death_reason() if self.confined else ""
         self.close()
+        if why:
+            return BadSubmission(
+                f"the process running {self.label} was stopped: {why}. Its last output: {tail}"
+            )
         return BadSubmission(
             f"the process running {self.label} ended unexpectedly (did the code call os._exit, "
             f"crash, or run out of memory?). Its last output: {tail}"
@@ -212,18 +279,28 @@ class WorkerRunner:
         return reply["result"]
 
     def run(self, args_list: list[tuple], metric: str = "time", monitor: bool = False) -> Batch:
+        if self.sock.fileno() == -1:
+            raise BadSubmission(f"the process running {self.label} was already stopped by an earlier call")
         request = wire.encode(
             {"op": "call", "target": self.target, "label": self.label, "args": [list(a) for a in args_list]}
         )
-        mem = PeakMemory(self.proc.pid) if metric == "peak_memory" else contextlib.nullcontext()
+        if metric != "peak_memory":
+            mem = contextlib.nullcontext()
+        elif self.confined is not None:
+            mem = _ConfinedPeak(self.confined)
+        else:
+            mem = PeakMemory(self.proc.pid)
         mon = CpuMonitor(self.proc.pid) if monitor else contextlib.nullcontext()
-        with self._talking(), mem, mon:
+        quiet = self.quiet() if self.quiet else contextlib.nullcontext()
+        with quiet, self._talking(), mem, mon:
+            cpu0 = _cpu_seconds(self.proc.pid)
             # The clock runs from sending the inputs to receiving the outputs, so
             # nothing the worker does can start early or be left out.
             t0 = time.perf_counter()
             channel.send_bytes(self.sock, request)
             raw = channel.recv_bytes(self.sock)
             wall = time.perf_counter() - t0
+            cpu1 = _cpu_seconds(self.proc.pid)
         outputs = self._checked(wire.decode(raw))
         if not isinstance(outputs, list) or len(outputs) != len(args_list):
             raise BadSubmission(f"the worker for {self.label} sent a malformed reply")
@@ -232,6 +309,7 @@ class WorkerRunner:
             wall,
             mon.evidence if monitor else None,
             mem.peak_bytes if metric == "peak_memory" else None,
+            cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None,
         )
 
     def value(self) -> Any:
@@ -241,13 +319,25 @@ class WorkerRunner:
         """A new process with the same setup: peak memory is read from fresh processes,
         because a process that already freed memory can reuse it without the kernel
         seeing a new peak."""
-        setup, env, ranks = self._args
+        setup, env, ranks, box, quiet = self._args
         return WorkerRunner(
-            setup, self.target, self.label, env=env, mpi_ranks=ranks, timeout_s=self.timeout_s
+            setup,
+            self.target,
+            self.label,
+            env=env,
+            mpi_ranks=ranks,
+            timeout_s=self.timeout_s,
+            box=box,
+            quiet=quiet,
         )
 
     def close(self) -> None:
-        if getattr(self, "proc", None) is not None and self.proc.poll() is None:
+        if self.confined is not None:
+            with contextlib.suppress(Exception):
+                channel.send(self.sock, {"op": "exit"})
+                self.proc.wait(timeout=5)
+            self.confined.kill()  # and everything the student's code started
+        elif getattr(self, "proc", None) is not None and self.proc.poll() is None:
             with contextlib.suppress(Exception):
                 channel.send(self.sock, {"op": "exit"})
                 self.proc.wait(timeout=10)
@@ -257,6 +347,8 @@ class WorkerRunner:
                 self.proc.wait()
         with contextlib.suppress(Exception):
             self.sock.close()
+        if not self._log.closed:
+            self._final_log = self._log_text()  # kept: a death's explanation is read after
         self._log.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 

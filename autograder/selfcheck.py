@@ -149,6 +149,12 @@ def check(exercise: str, target: Any, *, part: str = "all", lab: str | Path | No
         raise ValueError(f"part must be one of {PARTS}, not {part!r}")
     the_lab = find_lab(lab)
     ex = the_lab.get(exercise)
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        # The supervisor grades this cell from outside the kernel and replaces its output:
+        # measuring here too would only cost the class's grading time.
+        skipped = Verdict(ex.name, part, "skipped", "graded by the supervisor, outside this kernel.")
+        print(skipped.summary())
+        return Verdicts([skipped])
     # A warning printed to stderr in a test cell costs its points under `nbgrader validate`,
     # so warnings from the student's code are shown as one printed note instead.
     with warnings.catch_warnings(record=True) as caught:

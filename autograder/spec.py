@@ -71,6 +71,12 @@ class Exercise:
         called as target(comm, *args); rank 0's return value is graded.
     correct_hint, speed_hint: one hint each, shown only when that part fails (the speed
         hint also for the memory part of a peak_memory exercise).
+    self_check_s: how long this exercise's check may take in the student's kernel when the
+        notebook is executed for grading; a notebook's budget is the sum over its check
+        calls plus a start-up allowance (supervisor.kernel_budget_s).
+    baseline_cpu_bound: the baseline computes the whole time, so a sample whose wall time
+        far exceeds its CPU time means something outside slowed it; False for baselines
+        that wait by design (a serial HTTP client).
     """
 
     name: str
@@ -96,6 +102,8 @@ class Exercise:
     correct_hint: str = ""
     speed_hint: str = ""
     timeout_s: float = 120.0
+    self_check_s: float = 30.0
+    baseline_cpu_bound: bool = True
 
     def __post_init__(self) -> None:
         unknown = [n for n in self.needs if n not in NEEDS]

@@ -12,16 +12,20 @@ cache) reaches the numbers.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
-import shutil
-import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import AutograderError
+from .correctness import INPUT_DIR_ENV
+from .errors import AutograderError, CellCrashed
 from .judge import judge_parts
 from .runners import WorkerRunner
+from .sandbox import Box
 from .spec import Exercise, Lab, load_lab
 from .verdict import Verdict
 
@@ -67,11 +71,47 @@ def find_check_calls(nb: Any) -> list[CheckCall]:
     return calls
 
 
+# Provided cells that only show something (a table, a plot, a comparison) carry this tag;
+# the workers leave them out. They must define nothing a graded function uses. A student
+# who tags a cell of their own only makes their own functions go missing.
+NOT_GRADED_TAG = "not-graded"
+
+
 def student_cells(nb: Any) -> list[str]:
-    """The code the student's functions are built from: every code cell but the tests."""
+    """The code the student's functions are built from: every code cell but the tests and
+    the provided cells tagged "not-graded"."""
     return [
-        cell["source"] for cell in nb["cells"] if cell.get("cell_type") == "code" and not _is_test_cell(cell)
+        cell["source"]
+        for cell in nb["cells"]
+        if cell.get("cell_type") == "code"
+        and not _is_test_cell(cell)
+        and NOT_GRADED_TAG not in cell.get("metadata", {}).get("tags", [])
     ]
+
+
+KERNEL_STARTUP_S = 60.0  # kernel start, imports, the provided cells
+MAX_SKIPPED_CELLS = 3  # a notebook with more cells that crash its worker is not retried
+
+
+def budget_scale() -> float:
+    """AUTOGRADER_BUDGET_SCALE multiplies every time limit (kernel budget, per-call
+    timeouts): below 1 on a fast grader or in tests of stuck code, above 1 on a slow one."""
+    try:
+        return max(0.01, float(os.environ.get("AUTOGRADER_BUDGET_SCALE", "1")))
+    except ValueError:
+        return 1.0
+
+
+def kernel_budget_s(nb: Any, lab: Lab) -> float:
+    """How long executing this notebook for grading may take, derived from its checks:
+    past it, the kernel and everything it started are killed and grading goes on."""
+    total = KERNEL_STARTUP_S
+    for call in find_check_calls(nb):
+        try:
+            total += lab.get(call.exercise).self_check_s
+        except AutograderError:
+            total += Exercise.self_check_s
+    return total * budget_scale()
 
 
 def worker_env() -> dict[str, str]:
@@ -84,7 +124,12 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def baseline_worker(lab_dir: str | Path, ex: Exercise, label: str = "the baseline") -> WorkerRunner:
+def baseline_worker(
+    lab_dir: str | Path,
+    ex: Exercise,
+    label: str = "the baseline",
+    quiet: Callable[[], AbstractContextManager] | None = None,
+) -> WorkerRunner:
     """The course's baseline of ``ex``, loaded from the trusted lab folder, in its own process."""
     setup = {
         "kind": "lab",
@@ -101,52 +146,91 @@ def baseline_worker(lab_dir: str | Path, ex: Exercise, label: str = "the baselin
         env=worker_env(),
         mpi_ranks=1 if ex.launcher == "mpiexec" else None,
         timeout_s=ex.timeout_s,
+        quiet=quiet,
     )
 
 
 class Supervisor:
     """Grades the check calls of one notebook. Use as a context manager."""
 
-    def __init__(self, nb: Any, lab_dir: str | Path, submission_dir: str | Path, small: bool) -> None:
+    def __init__(
+        self, nb: Any, lab_dir: str | Path, submission_dir: str | Path, small: bool, unsafe: bool = False
+    ) -> None:
         self.nb, self.small = nb, small
         self.lab: Lab = load_lab(lab_dir)
-        # The student's code runs in a scratch copy: its %%writefile and friends
-        # cannot touch the submission being graded.
-        self.scratch = tempfile.mkdtemp(prefix="autograder-sub-")
-        shutil.copytree(submission_dir, self.scratch, dirs_exist_ok=True)
+        # The student's code runs confined, in a box holding a copy of the submission's
+        # folder: its %%writefile and friends cannot touch the submission being graded,
+        # and it can reach nothing of the grader's.
+        self.box = Box(sorted(Path(submission_dir).iterdir()), unsafe=unsafe)
+        self.scratch = str(self.box.work)
+        self._input_dir = os.environ.get(INPUT_DIR_ENV)
+        os.environ[INPUT_DIR_ENV] = str(self.box.inputs)  # file inputs go where the box can read
         self.cells = student_cells(nb)
+        self.skipped: dict[int, str] = {}  # cells that crashed or stalled a worker
         self.env = worker_env()
         self._workers: dict[tuple, WorkerRunner] = {}
 
     def _candidate(self, ex: Exercise, target: str) -> WorkerRunner:
         key = (ex.resource, ex.launcher, ex.mpi_ranks if ex.launcher == "mpiexec" else 0)
         worker = self._workers.get(key)
-        if worker is None or worker.proc.poll() is not None:
-            worker = WorkerRunner(
-                {"kind": "cells", "cells": self.cells, "cwd": self.scratch, "resource": ex.resource},
-                target,
-                target,
-                env=self.env,
-                mpi_ranks=ex.mpi_ranks if ex.launcher == "mpiexec" else None,
-                timeout_s=ex.timeout_s,
-            )
+        while worker is None or worker.proc.poll() is not None:
+            cells = ["" if i + 1 in self.skipped else c for i, c in enumerate(self.cells)]
+            setup = {"kind": "cells", "cells": cells, "cwd": self.scratch, "resource": ex.resource}
+            setup["notes"] = list(self.skipped.values())
+            try:
+                worker = WorkerRunner(
+                    setup,
+                    target,
+                    target,
+                    env=self.env,
+                    mpi_ranks=ex.mpi_ranks if ex.launcher == "mpiexec" else None,
+                    timeout_s=ex.timeout_s,
+                    box=self.box,
+                )
+            except CellCrashed as exc:
+                # A cell that kills or stalls the process (a crashing function called at
+                # the top level, say) costs the checks that need it, not every check.
+                if len(self.skipped) >= MAX_SKIPPED_CELLS or exc.cell in self.skipped:
+                    raise
+                first = self.cells[exc.cell - 1].strip().splitlines()[0][:60]
+                self.skipped[exc.cell] = f"cell {exc.cell} ({first!r}) was left out: {exc}"
+                worker = None
             self._workers[key] = worker
         worker.target = worker.label = target
         return worker
 
     def _baseline(self, ex: Exercise) -> WorkerRunner:
-        return baseline_worker(self.lab.directory, ex)
+        # Timed while every student process is frozen: nothing can compete with it.
+        return baseline_worker(self.lab.directory, ex, quiet=self.box.frozen)
 
     def grade(self, call: CheckCall) -> list[Verdict]:
         try:
             ex = self.lab.get(call.exercise)
         except AutograderError as exc:
             return [Verdict(call.exercise, call.part, "fail", str(exc))]
+        ex = dataclasses.replace(ex, timeout_s=ex.timeout_s * budget_scale())
         try:
             candidate = self._candidate(ex, call.target)
         except AutograderError as exc:
             return [Verdict(ex.name, call.part, "fail", str(exc), hint=ex.correct_hint)]
-        return judge_parts(ex, call.part, candidate, lambda: self._baseline(ex), self.small)
+        start = time.perf_counter()
+        verdicts = judge_parts(ex, call.part, candidate, lambda: self._baseline(ex), self.small)
+        # Each part's cost, for the grade command's throughput estimate.
+        share = (time.perf_counter() - start) / max(1, len(verdicts))
+        verdicts = [
+            dataclasses.replace(v, evidence={**v.evidence, "seconds": round(share, 3)}) for v in verdicts
+        ]
+        if any(v.status == "fail" for v in verdicts):
+            # Whatever a failing function left running (a fork bomb's children, a stuck
+            # thread) must not slow the next check: it gets a fresh worker.
+            self._discard(candidate)
+        return verdicts
+
+    def _discard(self, worker: WorkerRunner) -> None:
+        for key, known in list(self._workers.items()):
+            if known is worker:
+                del self._workers[key]
+        worker.close()
 
     def grade_all(self) -> dict[int, list[Verdict]]:
         results: dict[int, list[Verdict]] = {}
@@ -157,7 +241,11 @@ class Supervisor:
     def close(self) -> None:
         for worker in self._workers.values():
             worker.close()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.box.close()
+        if self._input_dir is None:
+            os.environ.pop(INPUT_DIR_ENV, None)
+        else:
+            os.environ[INPUT_DIR_ENV] = self._input_dir
 
     def __enter__(self) -> Supervisor:
         return self
@@ -167,10 +255,10 @@ class Supervisor:
 
 
 def grade_notebook(
-    nb: Any, lab_dir: str | Path, submission_dir: str | Path, small: bool | None = None
+    nb: Any, lab_dir: str | Path, submission_dir: str | Path, small: bool | None = None, unsafe: bool = False
 ) -> dict[int, list[Verdict]]:
     """Verdicts by test-cell index for every check call in ``nb``."""
     if small is None:
         small = os.environ.get("COURSE_SMALL") == "1"
-    with Supervisor(nb, lab_dir, submission_dir, small) as sup:
+    with Supervisor(nb, lab_dir, submission_dir, small, unsafe) as sup:
         return sup.grade_all()

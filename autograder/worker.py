@@ -25,6 +25,8 @@ from .errors import AutograderError, BadSubmission
 from .invoke import answer_value, call
 from .resources import open_resource
 
+CELL_MARK = "\x00autograder-cell "
+
 
 def _run_cells(cells: list[str], cwd: str) -> tuple[dict[str, Any], list[str]]:
     """Execute notebook cells (magics included: %%cython, %%writefile) in a fresh shell.
@@ -39,7 +41,12 @@ def _run_cells(cells: list[str], cwd: str) -> tuple[dict[str, Any], list[str]]:
     shell = InteractiveShell.instance()
     failures = []
     for index, source in enumerate(cells, 1):
-        first = source.strip().splitlines()[0][:60] if source.strip() else ""
+        if not source.strip():
+            continue
+        first = source.strip().splitlines()[0][:60]
+        # A cell that kills or hangs this process is named by the last of these lines in
+        # the log, so the supervisor can start again without it.
+        os.write(1, f"{CELL_MARK}{index}\n".encode())
         errors = io.StringIO()
         with contextlib.redirect_stderr(errors):
             result = shell.run_cell(source, store_history=False, silent=True)
@@ -70,7 +77,8 @@ def _import_module(cwd: str, module: str, attr: str) -> dict[str, Any]:
 def _setup(msg: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Return (namespace of callables by name, failures met while building it)."""
     if msg["kind"] == "cells":
-        return _run_cells(msg["cells"], msg["cwd"])
+        namespace, failures = _run_cells(msg["cells"], msg["cwd"])
+        return namespace, [*msg.get("notes", []), *failures]
     if msg["kind"] == "module":
         return _import_module(msg["cwd"], msg["module"], msg["attr"]), []
     from .spec import load_lab
@@ -106,11 +114,19 @@ class _Serve:
         return [wire.plain(call(obj, prefix + tuple(args), label)) for args in msg["args"]]
 
 
+WORKER_PID = os.getpid()
+
+
 def _answer(msg: dict[str, Any], serve: _Serve) -> dict[str, Any]:
     try:
-        return {"ok": True, "result": serve.handle(msg)}
+        reply = {"ok": True, "result": serve.handle(msg)}
     except AutograderError as exc:
-        return {"ok": False, "error": str(exc)}
+        reply = {"ok": False, "error": str(exc)}
+    if os.getpid() != WORKER_PID:
+        # A process the student's code forked came back out of it: it must not answer on
+        # the worker's channel or read its requests.
+        os._exit(0)
+    return reply
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,8 @@ def test_notebook_magics_run_in_the_worker(toy_lab, tmp_path, no_requirements):
         ("from mysort import my_sort\ncheck('sort', my_sort, part='correct')", 1),
     )
     nb.cells.insert(2, new_code_cell("from mysort import my_sort"))
-    assert statuses(grade(nb, toy_lab, tmp_path)) == [("correct", "pass")]
+    result = grade(nb, toy_lab, tmp_path)
+    assert statuses(result) == [("correct", "pass")], [v.message for vs in result.values() for v in vs]
 
 
 def test_a_cython_cell_must_compile(toy_lab, tmp_path, no_requirements):
@@ -123,7 +124,8 @@ def test_mpi_function_runs_under_mpiexec(toy_lab, tmp_path, no_requirements):
         ("check('mpi-total', total, part='correct')", 1),
     )
     nb.cells.insert(2, new_code_cell("from mpisum import total"))
-    assert statuses(grade(nb, toy_lab, tmp_path)) == [("correct", "pass")]
+    result = grade(nb, toy_lab, tmp_path)
+    assert statuses(result) == [("correct", "pass")], [v.message for vs in result.values() for v in vs]
 
 
 def test_endless_loop_times_out(toy_lab, tmp_path, no_requirements, monkeypatch):
@@ -149,4 +151,5 @@ def test_cluster_clients_come_from_the_grader(toy_lab, tmp_path, no_requirements
     """The student's function gets a real Dask client, SparkSession or ipyparallel client."""
     function = {"dask-total": "dask_total", "spark-total": "spark_total", "ipp-total": "ipp_total"}[exercise]
     nb = notebook(f"from work import {function} as total", (f"check('{exercise}', total, part='correct')", 1))
-    assert statuses(grade(nb, toy_lab, tmp_path)) == [("correct", "pass")]
+    result = grade(nb, toy_lab, tmp_path)
+    assert statuses(result) == [("correct", "pass")], [v.message for vs in result.values() for v in vs]

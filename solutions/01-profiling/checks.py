@@ -8,12 +8,10 @@ lines in every mode, so the share of time it asks for does not depend on the mod
 
 from __future__ import annotations
 
-import atexit
 import cProfile
 import math
 import os
 import pstats
-import shutil
 import statistics
 import tempfile
 
@@ -21,6 +19,7 @@ import logpipe
 import numpy as np
 
 from autograder import Exercise, verify
+from autograder.correctness import input_folder
 from autograder.hardware import gpu_present
 
 # ------------------------------------------------------- 1. where does the time go?
@@ -119,17 +118,15 @@ def diagnose_summary(args: tuple, expected: object, got: object) -> str | None:
 
 # ------------------------------------------------------------- 3. reduce peak memory
 
-_LOG_DIR = tempfile.mkdtemp(prefix="lab01-logs-")
-atexit.register(shutil.rmtree, _LOG_DIR, True)
-
-
 def log_file_input(rng: np.random.Generator, small: bool) -> tuple:
     """A fresh log file on disk; the argument is its path."""
     n = 40_000 if small else 150_000
-    fd, path = tempfile.mkstemp(suffix=".log", dir=_LOG_DIR)
+    folder = input_folder("lab01-logs-")  # inside the box being graded, when grading
+    fd, path = tempfile.mkstemp(suffix=".log", dir=folder)
+    os.fchmod(fd, 0o644)
     # Inputs are generated a few at a time: keep only the newest files on disk.
-    for old in sorted(os.listdir(_LOG_DIR), key=lambda f: os.path.getmtime(os.path.join(_LOG_DIR, f)))[:-8]:
-        os.unlink(os.path.join(_LOG_DIR, old))
+    for old in sorted(os.listdir(folder), key=lambda f: os.path.getmtime(os.path.join(folder, f)))[:-8]:
+        os.unlink(os.path.join(folder, old))
     with os.fdopen(fd, "w") as fh:
         fh.write("\n".join(_with_malformed(rng, logpipe.make_lines(rng, n, visitors=300))))
         fh.write("\n")
