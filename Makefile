@@ -57,9 +57,11 @@ slides: setup
 	    --ExecutePreprocessor.timeout=600 || exit 1; \
 	done
 
-# Ratios measured side by side on this machine (never absolute times).
+# Ratios measured side by side on this machine (never absolute times), then grading
+# throughput: seconds per submission with and without the sandbox, and a class estimate.
 bench: setup
 	$(VENV)/bin/autograder stability --bench
+	COURSE_SMALL=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m autograder.batch.bench 3
 
 # False-fail and false-pass rates of every speed check: idle, with a busy neighbour,
 # and for slow-but-correct code. Takes about an hour; writes autograder/STABILITY.md.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -44,16 +43,26 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    extra = [f"--student={args.student}"] if args.student else []
-    proc = course.nbgrader(args.course, "autograde", args.assignment, "--force", *extra, check=False)
-    sys.stderr.write(proc.stderr[-4000:])
-    out = args.course / "grades.csv"
-    course.nbgrader(args.course, "export", f"--to={out}")
-    with open(out) as fh:
-        for row in csv.DictReader(fh):
-            if row["assignment"] == args.assignment:
-                print(f"{row['student_id']}: {row['score']} / {row['max_score']}")
-    return proc.returncode
+    from .batch import report
+    from .batch.run import grade_class
+    from .errors import AutograderError
+
+    try:
+        run = grade_class(
+            args.course,
+            args.assignment,
+            export=args.source,
+            students=args.student or None,
+            force=args.force,
+            unsafe=args.unsafe,
+            jobs=args.jobs,
+        )
+    except AutograderError as exc:
+        print(f"autograder grade: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary_text(run.results))
+    print(run.summary())
+    return 1 if any(r.outcome == "fault" for r in run.results) else 0
 
 
 def _stability(args: argparse.Namespace) -> int:
@@ -73,13 +82,25 @@ def main(argv: list[str] | None = None) -> int:
     labs.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     labs.set_defaults(fn=_labs)
     sub.add_parser("validate", help="solutions pass, released labs fail").set_defaults(fn=_validate)
-    grade = sub.add_parser("grade", help="nbgrader autograde + export, with the supervisor")
-    grade.add_argument("assignment")
-    grade.add_argument("--student")
+    grade = sub.add_parser(
+        "grade",
+        help="grade a class: confined nbgrader autograde per submission, gradebook, CSV, feedback, summary",
+    )
+    grade.add_argument("assignment", help="the lab, e.g. 01-profiling")
+    grade.add_argument(
+        "--from", dest="source", type=Path, help="a folder or zip of notebooks exported by an LMS"
+    )
+    grade.add_argument("--student", action="append", help="only this student (repeatable)")
+    grade.add_argument("--force", action="store_true", help="grade again what is already graded")
+    grade.add_argument("--jobs", type=int, help="submissions at once (default: what the cores allow)")
+    grade.add_argument(
+        "--unsafe", action="store_true", help="grade even where nothing can isolate student code"
+    )
     grade.set_defaults(fn=_grade)
     stab = sub.add_parser(
         "stability",
-        help="false-fail / false-pass rates of every speed check (--trials N, --only LAB/EXERCISE, --bench)",
+        help="false-fail / false-pass rates of every speed check "
+        "(--trials N, --only LAB/EXERCISE, --condition NAME, --bench)",
     )
     stab.set_defaults(fn=_stability)
     args, rest = parser.parse_known_args(argv)

@@ -1,0 +1,127 @@
+"""Grading throughput: seconds per submission, the cost of confinement, and a class estimate.
+
+For every lab, its reference submission is graded ``repeats`` times with the sandbox and
+``repeats`` times without it (AUTOGRADER_ISOLATION=none), interleaved, through the same
+`autograder grade` path (real nbgrader). The difference of the medians is the isolation
+overhead per notebook. From the supervisor's per-check costs it then estimates a class:
+N submissions on a grader with C cores, where correctness runs on C - 4 cores in parallel
+and speed checks run one at a time on the 4 reserved cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .. import course
+from .run import Grader, results_dir
+
+TIMED_PARTS = ("speed", "memory")
+
+
+@dataclass(frozen=True)
+class Throughput:
+    lab: str
+    confined_s: list[float]
+    plain_s: list[float]
+    timing_s: float  # of one confined grading, spent in speed and memory checks
+
+    @property
+    def overhead_s(self) -> float:
+        return statistics.median(self.confined_s) - statistics.median(self.plain_s)
+
+    def class_hours(self, students: int, cores: int, reserved: int = 4) -> float:
+        """Wall time for ``students`` submissions: the slower of the two pipelines."""
+        per = statistics.median(self.confined_s)
+        parallel = students * (per - self.timing_s) / max(1, cores - reserved)
+        serial = students * self.timing_s
+        return max(parallel, serial) / 3600
+
+    def summary(self) -> str:
+        return (
+            f"{self.lab}: {statistics.median(self.confined_s):.1f} s per submission confined, "
+            f"{statistics.median(self.plain_s):.1f} s without confinement (overhead "
+            f"{self.overhead_s:+.1f} s), {self.timing_s:.1f} s of it timing speed checks"
+        )
+
+
+def _reference_notebook(root: Path, lab: str) -> nbformat.NotebookNode:
+    import re
+
+    nb = nbformat.read(next((root / "solutions" / lab).glob("*.ipynb")), as_version=4)
+    for cell in nb.cells:
+        cell.source = re.sub(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", "", cell.source, flags=re.M)
+    return nb
+
+
+def measure_lab(lab: str, repeats: int = 3) -> Throughput:
+    root = course.scratch_course()
+    course.nbgrader(root, "generate_assignment", lab, "--force")
+    release = root / "labs" / lab
+    folder = root / "submitted" / "reference" / lab
+    folder.mkdir(parents=True)
+    name = next(release.glob("*.ipynb")).name
+    nbformat.write(_reference_notebook(root, lab), folder / name)
+    for extra in release.iterdir():
+        if extra.suffix != ".ipynb" and extra.is_file():
+            shutil.copy2(extra, folder / extra.name)
+    times: dict[str, list[float]] = {"root": [], "none": []}
+    timing = 0.0
+    before = os.environ.get("AUTOGRADER_ISOLATION")
+    try:
+        for rep in range(repeats):
+            for mode in ("default", "none") if rep % 2 == 0 else ("none", "default"):
+                if mode == "none":
+                    os.environ["AUTOGRADER_ISOLATION"] = "none"
+                elif before is None:
+                    os.environ.pop("AUTOGRADER_ISOLATION", None)
+                else:
+                    os.environ["AUTOGRADER_ISOLATION"] = before
+                grader = Grader(root, lab, force=True, unsafe=True, progress=lambda line: None)
+                result = grader.run().results[0]
+                times["none" if mode == "none" else "root"].append(result.seconds)
+                if mode != "none":
+                    timing = _timing_seconds(root, lab)
+    finally:
+        if before is None:
+            os.environ.pop("AUTOGRADER_ISOLATION", None)
+        else:
+            os.environ["AUTOGRADER_ISOLATION"] = before
+    shutil.rmtree(root, ignore_errors=True)
+    return Throughput(lab, times["root"], times["none"], timing)
+
+
+def _timing_seconds(root: Path, lab: str) -> float:
+    total = 0.0
+    for record in (results_dir(root, lab) / "verdicts").glob("*.json"):
+        for cell in json.loads(record.read_text())["cells"]:
+            for v in cell["verdicts"]:
+                if v["part"] in TIMED_PARTS and v["status"] != "skipped":
+                    total += (v.get("evidence") or {}).get("seconds", 0.0)
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    repeats = int(args[0]) if args else 3
+    labs = course.assignments()
+    results = [measure_lab(lab, repeats) for lab in labs]
+    for r in results:
+        print(r.summary())
+    hours = sum(r.class_hours(200, 16) for r in results) * 9 / max(1, len(results))
+    print(
+        f"estimate: 200 submissions x 9 labs on a 16-core grader (12 cores for correctness, 4 reserved "
+        f"for timing), at the measured labs' average: about {hours:.1f} h"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Reserved cores: submissions graded side by side never slow each other's timed runs.
+
+The grade command splits the usable cores into a timing set and a correctness set (on
+a small machine there is no split: one submission at a time). Each nbgrader run it
+starts is pinned to the correctness set, and every speed measurement takes the timing
+lock (one file lock for the whole class), then moves itself and the worker being timed
+onto the timing set until it is done. Without the grade command's variables set (the
+self-check, a plain `nbgrader autograde`), all of this does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psutil
+
+LOCK_ENV, TIMING_ENV, CORRECTNESS_ENV = (
+    "AUTOGRADER_TIMING_LOCK",
+    "AUTOGRADER_TIMING_CORES",
+    "AUTOGRADER_CORRECTNESS_CORES",
+)
+
+
+@dataclass(frozen=True)
+class CorePlan:
+    jobs: int
+    correctness: tuple[int, ...]
+    timing: tuple[int, ...]
+
+    def summary(self) -> str:
+        if self.jobs == 1:
+            return f"one submission at a time on {len(self.timing)} cores"
+        return (
+            f"{self.jobs} submissions at once on {len(self.correctness)} cores, timing one at a time "
+            f"on {len(self.timing)} reserved cores"
+        )
+
+
+def plan(jobs: int | None = None, timing_cores: int = 4) -> CorePlan:
+    """Split this process's cores. With fewer than 2 + ``timing_cores``, grade one at a time."""
+    cores = tuple(sorted(os.sched_getaffinity(0)))
+    if len(cores) < timing_cores + 2 or jobs == 1:
+        return CorePlan(1, cores, cores)
+    timing, rest = cores[:timing_cores], cores[timing_cores:]
+    return CorePlan(max(1, min(jobs or len(rest), len(rest))), rest, timing)
+
+
+def child_env(cores: CorePlan, lock_path: str) -> dict[str, str]:
+    return {
+        LOCK_ENV: lock_path,
+        TIMING_ENV: ",".join(map(str, cores.timing)),
+        CORRECTNESS_ENV: ",".join(map(str, cores.correctness)),
+    }
+
+
+def _cores(env: str) -> set[int] | None:
+    raw = os.environ.get(env)
+    return {int(c) for c in raw.split(",")} if raw else None
+
+
+def pin_for_correctness() -> None:
+    """Called as an nbgrader run starts: stay off the reserved cores (children inherit it)."""
+    cores = _cores(CORRECTNESS_ENV)
+    if cores:
+        os.sched_setaffinity(0, cores)
+
+
+def _pin_tree(pid: int, cores: set[int]) -> None:
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error, OSError):
+                for thread in proc.threads():
+                    os.sched_setaffinity(thread.id, cores)
+
+
+@contextlib.contextmanager
+def timing_slot(*pids: int) -> Iterator[None]:
+    """Hold the class's timing lock, on the reserved cores, with ``pids`` (and their
+    children) moved there too; everything started inside inherits the reserved cores."""
+    lock_path, timing = os.environ.get(LOCK_ENV), _cores(TIMING_ENV)
+    if not lock_path or not timing:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            os.sched_setaffinity(0, timing)
+            for pid in pids:
+                _pin_tree(pid, timing)
+            yield
+        finally:
+            os.sched_setaffinity(0, before)
+            for pid in pids:
+                _pin_tree(pid, before)
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,0 +1,72 @@
+"""`autograder grade`: an LMS export in, a gradebook, CSV, feedback and summary out;
+resumable, and the same grades every time."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+from grading import reference
+from lab01_submissions import LAB, NOTEBOOK
+
+from autograder import course
+from autograder.batch.run import grade_class
+from autograder.batch.sources import import_export, student_id
+from autograder.errors import AutograderError
+from autograder.sandbox import isolation_mode
+
+
+def test_student_ids_come_from_lms_file_names():
+    assert student_id("alice_12345_67890_01-profiling-lab.ipynb", NOTEBOOK) == "alice"
+    assert student_id("Bob Smith_4_assignsubmission_file_lab.ipynb", NOTEBOOK) == "bob-smith"
+    assert student_id("carol.ipynb", NOTEBOOK) == "carol"
+    with pytest.raises(AutograderError, match="cannot tell whose notebook"):
+        student_id("___.ipynb", NOTEBOOK)
+
+
+def test_an_export_cannot_write_outside_submitted(tmp_path):
+    root = tmp_path / "course"
+    (root / "labs" / LAB).mkdir(parents=True)
+    (root / "labs" / LAB / NOTEBOOK).write_text("{}")
+    (root / "labs" / LAB / "logpipe.py").write_text("# support file\n")
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr("../../evil_1_lab.ipynb", "{}")
+        zf.writestr("notes.txt", "not a notebook")
+    assert import_export(export, root, LAB) == ["evil"]
+    assert (root / "submitted" / "evil" / LAB / NOTEBOOK).exists()
+    assert (root / "submitted" / "evil" / LAB / "logpipe.py").exists()
+    assert not (tmp_path.parent / "evil_1_lab.ipynb").exists()
+
+
+@pytest.mark.skipif(isolation_mode() == "none", reason="grading refuses without isolation")
+def test_grading_a_class_twice_gives_the_same_csv_and_resumes(tmp_path):
+    root = course.scratch_course(ROOT)
+    course.nbgrader(root, "generate_assignment", LAB, "--force")
+    solution = nbformat.read(root / "solutions" / LAB / NOTEBOOK, as_version=4)
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr(f"ada_1_{NOTEBOOK}", nbformat.writes(reference(solution)))
+        zf.writestr(f"bea_2_{NOTEBOOK}", "{ this is not json")
+
+    first = grade_class(root, LAB, export=export)
+    csv1 = (root / "grading" / LAB / "grades.csv").read_text()
+    scores = {r.student: (r.score, r.max_score, r.outcome) for r in first.results}
+    assert scores["ada"] == (13.0, 13.0, "graded")
+    assert scores["bea"][0] == 0 and "not a valid .ipynb" in first.results[1].reason
+
+    again = grade_class(root, LAB)  # resumes: nothing left to grade
+    assert again.graded_now == 0 and again.skipped == 2
+    assert (root / "grading" / LAB / "grades.csv").read_text() == csv1
+
+    forced = grade_class(root, LAB, force=True, students=["ada"])
+    assert forced.graded_now == 1
+    assert (root / "grading" / LAB / "grades.csv").read_text() == csv1
+
+    reports = first.reports
+    assert Path(reports["summary"]).read_text().count("feedback/") >= 2
+    page = (root / "grading" / LAB / "feedback" / "ada.html").read_text()
+    assert "<svg" in page and "fast-report" in page
