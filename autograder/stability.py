@@ -5,6 +5,9 @@ processes timed from outside):
 - the course's reference solution, N times on an idle machine   -> false-fail rate;
 - the same, N times with one busy process hogging a core         -> false-fail rate;
 - a slow-but-correct variant (the baseline itself), N times      -> false-pass rate;
+- a marginal variant, an honest solution whose true ratio is about 1.25x the bar, named
+  in the lab's private ``_reference.py`` by ``MARGINAL = {"exercise": "function"}``
+                                                                  -> false-fail rate;
 - the nearest wrong answers of the corpus, where the lab's private ``_reference.py``
   names them in ``NEAR_MISSES = {"exercise": ["function", ...]}``  -> false-pass rate.
 For every measured answer (an answer exercise whose right value the checker measures,
@@ -12,8 +15,15 @@ such as a profile's share of time), idle and beside a busy process: a student's 
 measurement, taken in a fresh process, against the checker's own -> false-fail rate.
 It writes autograder/STABILITY.md and a JSON file with every measured ratio.
 
-`--bench` instead measures each check's reference once per condition and prints the
-ratios side by side (the course's speed claims): ratios, never absolute times.
+The reference solution clears its bar many times over, so its false-fail rate says little
+about the grader's precision; the marginal variant's does. The target is at most
+``PRECISION_TARGET`` (0.1%) false fails for it, which takes about 3,000 trials without a
+failure to claim (95% upper bound 3/N).
+
+`--bench` instead measures each check's reference (and its marginal variant) once and
+prints the ratios side by side (the course's speed claims): ratios, never absolute times.
+`--condition` measures only the conditions named (``--condition marginal``) and keeps
+the report's other rows.
 """
 
 from __future__ import annotations
@@ -42,12 +52,17 @@ from .supervisor import baseline_worker, worker_env
 REPORT = Path(__file__).resolve().parent / "STABILITY.md"
 DATA = Path(__file__).resolve().parent / "stability.json"
 
+# The most false fails the marginal variant may get (the grader's precision), and the
+# true ratio, as a multiple of the bar, that a lab's marginal variant is tuned to.
+PRECISION_TARGET = 0.001
+MARGINAL_FACTOR = 1.25
+
 
 @dataclass(frozen=True)
 class Trials:
     lab: str
     exercise: str
-    condition: str  # "idle", "busy neighbour", "slow variant", "near miss: <function>"
+    condition: str  # "idle", "busy neighbour", "slow variant", "near miss: <function>", "marginal"
     bar: float
     ratios: list[float]
     verdicts: list[str]
@@ -65,6 +80,11 @@ class Trials:
     @property
     def rate(self) -> float:
         return self.wrong / len(self.verdicts) if self.verdicts else float("nan")
+
+    @property
+    def upper_bound(self) -> float:
+        """The 95% upper confidence bound on the true rate of wrong verdicts."""
+        return rate_upper_bound(self.wrong, len(self.verdicts))
 
     @property
     def tail_estimate(self) -> float:
@@ -114,6 +134,30 @@ class AnswerTrials:
         )
 
 
+def rate_upper_bound(wrong: int, n: int, confidence: float = 0.95) -> float:
+    """Exact (Clopper-Pearson) one-sided upper bound on a rate seen ``wrong`` times in ``n``
+    trials: about 3/n when ``wrong`` is 0."""
+    if n <= 0:
+        return 1.0
+    if wrong >= n:
+        return 1.0
+    alpha = 1 - confidence
+
+    def cdf(p: float) -> float:  # P(at most `wrong` wrong verdicts | rate p)
+        return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(wrong + 1))
+
+    lo, hi = wrong / n, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) > alpha else (lo, mid)
+    return hi
+
+
+def trials_to_claim(rate: float, confidence: float = 0.95) -> int:
+    """How many trials without a wrong verdict bound the rate below ``rate`` (3/n at 95%)."""
+    return math.ceil(math.log(1 - confidence) / math.log(1 - rate))
+
+
 class Hog:
     """One busy process spinning on a core: the noisy neighbour."""
 
@@ -141,13 +185,19 @@ def speed_checks(root: Path) -> list[tuple[Lab, Exercise]]:
     return found
 
 
-def _candidate(lab: Lab, ex: Exercise, condition: str) -> WorkerRunner:
+def _candidate(lab: Lab, ex: Exercise, condition: str, small: bool = False) -> WorkerRunner:
     """The reference solution; for the slow variant the baseline itself; for a near miss,
-    that function of the lab's private reference module."""
+    that function of the lab's private reference module; for the marginal variant, the
+    function the lab's private reference module names for ``ex`` in ``MARGINAL``."""
     if condition == "slow variant":
         return baseline_worker(lab.directory, ex, "slow variant")
     if condition.startswith("near miss: "):
         stem, attr = "_reference", condition.removeprefix("near miss: ")
+    elif condition == "marginal":
+        name = marginal_function(lab, ex, small)
+        if name is None:
+            raise AutograderError(f"{lab.name}/_reference.py names no marginal variant of {ex.name}")
+        stem, attr = "_reference", name
     else:
         stem, attr = _reference_module(ex)
     setup = {
@@ -164,6 +214,15 @@ def near_misses(lab: Lab, ex: Exercise) -> list[str]:
     """The conditions for the corpus's nearest wrong answers to ``ex``, if the lab names any."""
     table = getattr(private_module(lab.directory), "NEAR_MISSES", {})
     return [f"near miss: {name}" for name in table.get(ex.name, [])]
+
+
+def marginal_function(lab: Lab, ex: Exercise, small: bool) -> str | None:
+    """The name of ``ex``'s marginal variant in the lab's private reference module: an honest,
+    correct solution whose true ratio is about ``MARGINAL_FACTOR`` times the bar. The lab's
+    ``MARGINAL`` maps an exercise to a function, or, where a check's ratios change with the
+    input size (a quadratic baseline), to one function per mode: ``{"normal": f, "small": g}``."""
+    named = getattr(private_module(lab.directory), "MARGINAL", {}).get(ex.name)
+    return named.get(_mode(small)) if isinstance(named, dict) else named
 
 
 def measured_answers(root: Path) -> list[tuple[Lab, Exercise]]:
@@ -199,7 +258,7 @@ def run_answer_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: boo
 
 def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> Trials:
     ratios, verdicts = [], []
-    candidate = _candidate(lab, ex, condition)
+    candidate = _candidate(lab, ex, condition, small)
     bar = 0.0
     try:
         for _ in range(n):
@@ -210,6 +269,22 @@ def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> T
     finally:
         candidate.close()
     return Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small)
+
+
+_ORDER = ("idle", "busy neighbour", "marginal", "slow variant", "near miss")
+
+
+def _in_order(rows: list[dict]) -> list[dict]:
+    """Each check's rows together, in the report's order of conditions (a merged run appends)."""
+    checks = list(dict.fromkeys((r["lab"], r["exercise"]) for r in rows))
+
+    def rank(r: dict) -> tuple[int, int]:
+        cond = r["condition"]
+        return checks.index((r["lab"], r["exercise"])), next(
+            (i for i, c in enumerate(_ORDER) if cond == c or cond.startswith(c + ":")), len(_ORDER)
+        )
+
+    return sorted(rows, key=rank)
 
 
 def _tail(p: float) -> str:
@@ -228,24 +303,32 @@ def write_report(
     started: float,
     small: bool,
     partial: bool = False,
+    conditions: list[str] | None = None,
 ) -> None:
-    """Store this run under its input-size mode, keep the other mode's run, render both."""
+    """Store this run under its input-size mode, keep the other mode's run, render both.
+    ``conditions``: the run measured only these conditions of its checks (``--condition``),
+    so their other rows are kept."""
     from .hardware import machine_info
 
     runs = json.loads(DATA.read_text()).get("runs", {}) if DATA.exists() else {}
     old = runs.get(_mode(small), {})
-    # A run restricted with --only replaces its own checks' rows and keeps the others.
+    # A run restricted with --only replaces its own checks' rows and keeps the others;
+    # one restricted with --condition replaces only those conditions' rows.
     fresh = {(r.lab, r.exercise) for r in [*results, *answers]}
 
     def kept(rows: list[dict]) -> list[dict]:
-        return [r for r in rows if (r["lab"], r["exercise"]) not in fresh]
+        return [
+            r
+            for r in rows
+            if (r["lab"], r["exercise"]) not in fresh or (conditions and r["condition"] not in conditions)
+        ]
 
     minutes = (time.time() - started) / 60 + (old.get("minutes", 0) if partial else 0)
     runs[_mode(small)] = {
         "machine": machine_info(),
         "minutes": round(minutes, 1),
         "skipped": skipped or (old.get("skipped", []) if partial else []),
-        "trials": (kept(old.get("trials", [])) if partial else []) + [asdict(t) for t in results],
+        "trials": _in_order((kept(old.get("trials", [])) if partial else []) + [asdict(t) for t in results]),
         "answers": (kept(old.get("answers", [])) if partial else []) + [asdict(a) for a in answers],
     }
     DATA.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
@@ -256,10 +339,17 @@ def write_report(
         "`COURSE_SMALL=1 autograder stability` (the sizes the test suite grades with); do not",
         "edit by hand. Each row grades one check many times through the grading path: worker",
         "processes timed from outside, exactly as `nbgrader autograde` does. *Wrong verdicts*",
-        "are false fails (reference solution) or false passes (slow-but-correct variant: the",
-        "baseline itself). With 0 wrong in N trials the 95% upper bound on the true rate is 3/N;",
-        "the *log-normal tail* fits the measured ratios and extrapolates to rates far below 1/N.",
-        "The busy neighbour is one process spinning on a core for the whole run.",
+        "are false fails (reference solution, marginal variant) or false passes (slow-but-correct",
+        "variant: the baseline itself; near misses: the corpus's wrong answers nearest the bar).",
+        f"The *marginal* variant is an honest solution whose true ratio is about {MARGINAL_FACTOR:g}x the",
+        "bar, named in the lab's private `_reference.py` (`MARGINAL`). The reference clears its bar",
+        "many times over, so the marginal variant's false-fail rate, not the reference's, is the",
+        f"grader's precision. Target: at most {PRECISION_TARGET:.1%}. With 0 wrong in N trials the 95% upper",
+        f"bound on the true rate is about 3/N, so trials alone show {PRECISION_TARGET:.1%} only after "
+        f"{trials_to_claim(PRECISION_TARGET):,}",
+        "trials without a failure; the *log-normal tail* fits the measured ratios and extrapolates",
+        "to rates far below 1/N. The busy neighbour is one process spinning on a core",
+        "for the whole run.",
     ]
     for mode in ("normal", "small"):
         if mode not in runs:
@@ -283,6 +373,22 @@ def write_report(
                 f"{t.rate:.1%} | {_tail(t.tail_estimate)} | {min(t.ratios):.2f} / "
                 f"{statistics.median(t.ratios):.2f} / {max(t.ratios):.2f} | {t.bar:g} |"
             )
+        marginal = [t for t in (Trials(**d) for d in run["trials"]) if t.condition == "marginal"]
+        if marginal:
+            need = trials_to_claim(PRECISION_TARGET)
+            lines += [
+                "",
+                f"Precision: the marginal variant's false fails (target at most {PRECISION_TARGET:.1%}).",
+                "",
+            ]
+            for t in marginal:
+                shown = t.upper_bound <= PRECISION_TARGET
+                lines.append(
+                    f"- {t.lab}/{t.exercise}: {t.wrong} in {len(t.verdicts)} trials, at a median "
+                    f"{statistics.median(t.ratios) / t.bar:.2f}x the bar; 95% upper bound {t.upper_bound:.1%}"
+                    + ("" if shown else f" (trials alone show the target after {need:,} without a failure)")
+                    + f"; log-normal tail {_tail(t.tail_estimate)}."
+                )
         if run.get("answers"):
             lines += [
                 "",
@@ -309,6 +415,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder stability")
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--only", help="lab/exercise to restrict to")
+    parser.add_argument(
+        "--condition",
+        action="append",
+        help="measure only this condition (idle, busy neighbour, slow variant, marginal, "
+        "near miss: FUNCTION); repeatable; the report keeps the other conditions' rows",
+    )
     parser.add_argument("--bench", action="store_true", help="one measurement per check, printed")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write the report")
     args = parser.parse_args(argv)
@@ -316,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     results, skipped = [], []
     conditions = ["idle"] if args.bench else ["idle", "busy neighbour", "slow variant"]
+    # --bench also measures the marginal variant once: how near its aim it lands.
     n = 1 if args.bench else args.trials
     for lab, ex in speed_checks(course.ROOT):
         if args.only and args.only != f"{lab.name}/{ex.name}":
@@ -325,7 +438,15 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append(f"{lab.name}/{ex.name}: {', '.join(missing)}")
             print(f"skipped {lab.name}/{ex.name}: {', '.join(missing)}", flush=True)
             continue
-        for condition in conditions + ([] if args.bench else near_misses(lab, ex)):
+        if not args.bench and marginal_function(lab, ex, small) is None:
+            print(
+                f"note {lab.name}/{ex.name}: _reference.py names no marginal variant (MARGINAL)", flush=True
+            )
+        extra = ["marginal"] * (marginal_function(lab, ex, small) is not None)
+        extra += [] if args.bench else near_misses(lab, ex)
+        for condition in conditions + extra:
+            if args.condition and condition not in args.condition:
+                continue
             try:
                 if condition == "busy neighbour":
                     with Hog():
@@ -338,15 +459,20 @@ def main(argv: list[str] | None = None) -> int:
             results.append(t)
             if args.bench:
                 unit = "less peak memory" if ex.metric == "peak_memory" else "faster"
+                who, aim = (
+                    ("marginal variant", f", aim {MARGINAL_FACTOR * t.bar:g}x")
+                    if condition == "marginal"
+                    else ("reference", "")
+                )
                 print(
-                    f"{lab.name}/{ex.name}: reference {t.ratios[0]:.2f}x {unit} than the baseline "
-                    f"(bar {t.bar:g}x)",
+                    f"{lab.name}/{ex.name}: {who} {t.ratios[0]:.2f}x {unit} than the baseline "
+                    f"(bar {t.bar:g}x{aim})",
                     flush=True,
                 )
             else:
                 print(t.summary(), flush=True)
     answers = []
-    for lab, ex in [] if args.bench else measured_answers(course.ROOT):
+    for lab, ex in [] if args.bench or args.condition else measured_answers(course.ROOT):
         if args.only and args.only != f"{lab.name}/{ex.name}":
             continue
         for condition in ("idle", "busy neighbour"):
@@ -355,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             answers.append(a)
             print(a.summary(), flush=True)
     if not args.bench and not args.no_write:
-        write_report(results, answers, skipped, started, small, partial=bool(args.only))
+        partial = bool(args.only or args.condition)
+        write_report(results, answers, skipped, started, small, partial=partial, conditions=args.condition)
         print(f"wrote {REPORT}")
     return 0 if all(t.wrong == 0 for t in [*results, *answers]) else 1

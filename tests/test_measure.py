@@ -125,3 +125,54 @@ def test_stability_measures_answers_as_the_lab_asks_and_names_near_misses(no_req
     assert "0/2 false fails" in trials.summary()
     assert stability.near_misses(lab, lab.get("stream-file")) == ["near miss: summarize_readlines"]
     assert stability.near_misses(lab, lab.get("fast-report")) == []
+
+
+def test_every_speed_check_names_a_marginal_variant_that_is_right(no_requirements):
+    """Every graded speed check of a lab with a private reference names its marginal variant
+    (an honest solution about 1.25x past the bar) for both input-size modes, and that
+    variant gives the reference's output. Checks that need hardware (a GPU, MPI, ...) are
+    left out: their variants can only be tuned where the hardware is. No timing here."""
+    import numpy as np
+    from conftest import ROOT
+
+    from autograder import stability
+    from autograder.spec import private_module
+
+    seen = 0
+    for lab, ex in stability.speed_checks(ROOT):
+        module = private_module(lab.directory)
+        if module is None or ex.needs:
+            continue
+        for small in (True, False):
+            name = stability.marginal_function(lab, ex, small)
+            assert name, f"{lab.name}/_reference.py: MARGINAL names no variant of {ex.name} ({small=})"
+            variant, reference = getattr(module, name), ex.reference_fn()
+            for seed in range(3):
+                args = ex.make_input(np.random.default_rng(seed), True)
+                problem = ex.verify(reference(*args), variant(*args))
+                assert problem is None, f"{lab.name}/{ex.name}: {name} on input {seed}: {problem}"
+            seen += 1
+    assert seen >= 4  # lab 01: fast-report and stream-file, in both modes
+
+
+def test_a_run_of_one_condition_keeps_the_other_rows(tmp_path, monkeypatch):
+    from autograder import stability
+
+    monkeypatch.setattr(stability, "DATA", tmp_path / "stability.json")
+    monkeypatch.setattr(stability, "REPORT", tmp_path / "STABILITY.md")
+
+    def trials(condition, ratios, verdicts):
+        return stability.Trials("lab", "ex", condition, 4.0, ratios, verdicts, True)
+
+    old = [trials("idle", [20.0, 21.0], ["pass"] * 2), trials("marginal", [5.0, 3.9], ["pass", "fail"])]
+    stability.write_report(old, [], [], 0.0, small=True)
+    fresh = trials("marginal", [5.1, 4.9, 5.0], ["pass"] * 3)
+    stability.write_report([fresh], [], [], 0.0, small=True, partial=True, conditions=["marginal"])
+    rows = stability.json.loads(stability.DATA.read_text())["runs"]["small"]["trials"]
+    assert [(r["condition"], len(r["ratios"])) for r in rows] == [("idle", 2), ("marginal", 3)]
+    text = stability.REPORT.read_text()
+    assert "| lab/ex | marginal | 3 | 0 false fails |" in text
+    assert "Target: at most 0.1%" in text and "2,995" in text
+    assert "- lab/ex: 0 in 3 trials" in text
+    assert abs(stability.rate_upper_bound(0, 30) - 3 / 30) < 0.006
+    assert stability.trials_to_claim(0.001) == 2995

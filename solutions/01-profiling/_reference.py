@@ -7,6 +7,8 @@ worked examples in checks.py).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import logpipe
 import numpy as np
 
@@ -131,3 +133,71 @@ def summarize_readlines(path: str) -> dict:
     with open(path) as fh:
         lines = fh.readlines()
     return _running_totals(lines)
+
+
+# Honest, right answers whose true ratio is about 1.25x the bar (5x for a bar of 4x):
+# `make check-stability` grades each of them many times, and their false-fail rate is the
+# grader's precision. fast-report's baseline is quadratic, so speedups grow with the
+# input (the reference is about 7x faster than logpipe.report in small mode, 20x in
+# normal mode): code with a fixed share of extra work lands near 5x in one mode only
+# (7 buckets: about 3.4x small, 5x normal; 20 buckets: 5x small, about 9x normal), so
+# that check names one function per mode. Measured through `autograder stability`.
+MARGINAL = {
+    "fast-report": {"normal": "fast_report_7_buckets", "small": "fast_report_20_buckets"},
+    "stream-file": "summarize_keeping_paths",
+}
+
+
+def _fast_report_buckets(lines: list[str], n_buckets: int) -> dict:
+    """The hotspot half fixed: the visitors seen so far live in a hand-made hash table of
+    ``n_buckets`` lists, so each lookup scans a list about ``n_buckets`` times shorter."""
+    records = [r for r in map(logpipe.parse, lines) if r is not None]
+    buckets: list[list[str]] = [[] for _ in range(n_buckets)]
+    for r in records:
+        bucket = buckets[hash(r[0]) % n_buckets]
+        if r[0] not in bucket:
+            bucket.append(r[0])
+    return {
+        "requests": len(records),
+        "visitors": sum(len(b) for b in buckets),
+        "server_errors": sum(1 for r in records if r[4] >= 500),
+        "top_paths": logpipe.top_paths(records),
+        "bytes_per_hour": logpipe.bytes_per_hour(records),
+    }
+
+
+def fast_report_7_buckets(lines: list[str]) -> dict:
+    """About 5x faster than logpipe.report at normal sizes (20,000 lines)."""
+    return _fast_report_buckets(lines, 7)
+
+
+def fast_report_20_buckets(lines: list[str]) -> dict:
+    """About 5x faster than logpipe.report at small sizes (COURSE_SMALL=1, 8,000 lines)."""
+    return _fast_report_buckets(lines, 20)
+
+
+def summarize_keeping_paths(path: str) -> dict:
+    """Streaming, but not all the way: no list of lines or of records, yet every request's
+    path is kept to be counted at the end, and its size to be summed per hour at the end.
+    About 5x less peak memory than logpipe.summarize_file, at both sizes."""
+    paths: list[str] = []
+    sizes: list[list[int]] = [[] for _ in range(24)]
+    visitors: set[str] = set()
+    errors = 0
+    with open(path) as fh:
+        for line in fh:
+            r = logpipe.parse(line)
+            if r is None:
+                continue
+            visitors.add(r[0])
+            errors += r[4] >= 500
+            paths.append(r[3])
+            sizes[r[1]].append(r[5])
+    top = sorted(Counter(paths).items(), key=lambda item: (-item[1], item[0]))[:5]
+    return {
+        "requests": len(paths),
+        "visitors": len(visitors),
+        "server_errors": errors,
+        "top_paths": top,
+        "bytes_per_hour": [sum(s) for s in sizes],
+    }
