@@ -187,3 +187,17 @@ def test_links_in_a_submission_do_not_bring_files_in(tmp_path):
             "    try:\n        print(open(p).read())\n    except OSError as e:\n        print('no', p)\n",
         )
     assert "the answer key" not in out and "no key.txt" in out and "no data/key.txt" in out, out
+
+
+def test_a_python_installation_under_tmp_stays_visible(tmp_path, monkeypatch):
+    """A clone (and its venv) under /tmp: the box's own /tmp must not hide it."""
+    from autograder.sandbox import box as box_module
+
+    shared = tmp_path / "venv-like"
+    shared.mkdir()
+    (shared / "marker.txt").write_text("visible")
+    paths = box_module._python_paths()
+    monkeypatch.setattr(box_module, "_python_paths", lambda: [*paths, str(shared)])
+    with Box() as box:
+        code, out = run_in(box, f"print(open({str(shared / 'marker.txt')!r}).read())")
+    assert code == 0 and "visible" in out, out

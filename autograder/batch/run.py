@@ -32,6 +32,7 @@ import nbformat
 from .. import course, reserve
 from ..errors import AutograderError
 from ..sandbox import describe_mode, require_isolation, sweep
+from ..sandbox.box import box_parent
 from ..spec import load_lab
 from ..supervisor import budget_scale, find_check_calls, kernel_budget_s
 from . import report
@@ -162,17 +163,36 @@ class Grader:
         record_path = self.records / f"{sub.student}.{sub.notebook.stem}.json"
         record_path.unlink(missing_ok=True)
         limit = self.limit_s(nb)
-        boxes = Path(f"/var/tmp/autograder-boxes/run-{os.getpid()}-{sub.student}")
+        returncode, log = self._nbgrader(sub, limit)
+        if returncode is None:
+            reason = f"grading ran past its {limit:.0f} s limit and was stopped; grade again to retry"
+            return self._save(sub, 0.0, reason, [], start, digest, outcome="fault")
+        logs = self.out / "logs"
+        logs.mkdir(exist_ok=True)
+        (logs / f"{sub.student}.log").write_bytes(log)  # nbgrader's own account, for the instructor
+        grades = _grades_from_gradebook(self.root, self.lab, sub.student, sub.notebook.name)
+        record = json.loads(record_path.read_text()) if record_path.exists() else {}
+        if returncode != 0 or not grades:
+            reason = "nbgrader could not grade it: " + _last_error(log.decode(errors="replace"))
+            return self._save(sub, 0.0, reason, [], start, digest, outcome="fault")
+        checks = _checks(grades, record)
+        score = sum(s for s, _ in grades.values())
+        fault = _faulted(record)
+        reason = record.get("kernel_fault", "") or (f"grading fault: {fault}" if fault else "")
+        return self._save(sub, score, reason, checks, start, digest, outcome="fault" if fault else "graded")
+
+    def _nbgrader(self, sub: Submission, limit: float) -> tuple[int | None, bytes]:
+        """Run `nbgrader autograde` for one student in its own box folder; (returncode, log),
+        returncode None when it ran past ``limit`` and was killed (its boxes swept)."""
+        boxes = box_parent() / f"run-{os.getpid()}-{sub.student}"
         env = course.nbgrader_env(self.root)
         env.update(
             AUTOGRADER_RESULTS=str(self.records),
             AUTOGRADER_BOX_DIR=str(boxes),
             **reserve.child_env(self.cores, str(self.out / ".timing.lock")),
         )
-        if self.unsafe:
-            env["AUTOGRADER_ISOLATION"] = (
-                "none" if self.mode == "none" else env.get("AUTOGRADER_ISOLATION", "")
-            )
+        if self.mode == "none":  # only reached with --unsafe
+            env["AUTOGRADER_ISOLATION"] = "none"
         cmd = [sys.executable, "-m", "nbgrader", "autograde", self.lab, f"--student={sub.student}", "--force"]
         proc = subprocess.Popen(
             cmd,
@@ -184,30 +204,13 @@ class Grader:
         )
         try:
             log, _ = proc.communicate(timeout=limit)
-            overran = False
+            return proc.returncode, log
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            log, _ = proc.communicate()
-            overran = True
+            return None, proc.communicate()[0]
         finally:
             sweep(boxes)
             shutil.rmtree(boxes, ignore_errors=True)
-        if overran:
-            reason = f"grading ran past its {limit:.0f} s limit and was stopped; grade again to retry"
-            return self._save(sub, 0.0, reason, [], start, digest, outcome="fault")
-        logs = self.out / "logs"
-        logs.mkdir(exist_ok=True)
-        (logs / f"{sub.student}.log").write_bytes(log)  # nbgrader's own account, for the instructor
-        grades = _grades_from_gradebook(self.root, self.lab, sub.student, sub.notebook.name)
-        record = json.loads(record_path.read_text()) if record_path.exists() else {}
-        if proc.returncode != 0 or not grades:
-            reason = "nbgrader could not grade it: " + _last_error(log.decode(errors="replace"))
-            return self._save(sub, 0.0, reason, [], start, digest, outcome="fault")
-        checks = _checks(grades, record)
-        score = sum(s for s, _ in grades.values())
-        fault = _faulted(record)
-        reason = record.get("kernel_fault", "") or (f"grading fault: {fault}" if fault else "")
-        return self._save(sub, score, reason, checks, start, digest, outcome="fault" if fault else "graded")
 
     def _save(self, sub, score, reason, checks, start, digest, outcome) -> SubmissionResult:
         total = sum(p for *_, p in self._max_points())

@@ -97,12 +97,14 @@ def build_root(spec: dict) -> None:
     newroot = spec["newroot"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the host
     mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    # The box's own /tmp first: a venv or checkout that lives under /tmp is then bound on
+    # top of it, not hidden by it.
+    for at, path in spec.get("writable_at", {}).items():
+        bind(newroot, path, writable=True, at=at)
     for path in spec["read_only"]:
         bind(newroot, path, writable=False)
     for path in spec["writable"]:
         bind(newroot, path, writable=True)
-    for at, path in spec.get("writable_at", {}).items():
-        bind(newroot, path, writable=True, at=at)
     dev = newroot + "/dev"
     if os.path.isdir(dev):
         shm = _place(newroot, "/dev/shm", True)
