@@ -29,6 +29,7 @@ from . import channel, wire
 from .cpu_monitor import CpuEvidence, CpuMonitor
 from .errors import BackendMissing, BadSubmission, CellCrashed
 from .invoke import answer_value, call
+from .sandbox.box import status_kib
 
 if TYPE_CHECKING:
     from .sandbox import Box, Confined
@@ -51,14 +52,6 @@ def _cpu_seconds(pid: int) -> float | None:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def _status_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
 class PeakMemory:
     """Peak resident memory of one process during a window, via the kernel's high-water mark.
 
@@ -73,11 +66,11 @@ class PeakMemory:
     def __enter__(self) -> PeakMemory:
         with open(f"/proc/{self.pid}/clear_refs", "w") as fh:
             fh.write("5")
-        self._before = _status_kib(self.pid, "VmRSS")
+        self._before = status_kib(self.pid, "VmRSS")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.peak_bytes = max(0, _status_kib(self.pid, "VmHWM") - self._before) * 1024
+        self.peak_bytes = max(0, status_kib(self.pid, "VmHWM") - self._before) * 1024
 
 
 class _ConfinedPeak:

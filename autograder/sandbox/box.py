@@ -214,14 +214,14 @@ class Confined:
                 # /proc is read-only inside the box, so only the grader can reset this.
                 with open(f"/proc/{pid}/clear_refs", "w") as fh:
                     fh.write("5")
-                self._floor = _status_kib(pid, "VmRSS") * 1024
+                self._floor = status_kib(pid, "VmRSS") * 1024
 
     def peak_bytes(self) -> int:
         """Peak memory since ``start_peak``: of every process in the command's cgroup."""
         if self.cgroup is not None:
             return max(0, self.cgroup.peak_bytes() - self._floor)
         pid = self.command_pid()
-        return max(0, _status_kib(pid, "VmHWM") * 1024 - self._floor) if pid else 0
+        return max(0, status_kib(pid, "VmHWM") * 1024 - self._floor) if pid else 0
 
     def death_reason(self) -> str:
         """Why the command ended, when the box knows better than its exit code."""
@@ -243,7 +243,8 @@ class Confined:
             self.cgroup.remove()
 
 
-def _status_kib(pid: int, field: str) -> int:
+def status_kib(pid: int, field: str) -> int:
+    """A field of /proc/PID/status in KiB (VmRSS, VmHWM), read by the grader; 0 if absent."""
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
             if line.startswith(field + ":"):
