@@ -7,8 +7,10 @@ output is the same bytes every time.
 
 from __future__ import annotations
 
+import copy
 import filecmp
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,15 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+_SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
+
+
+def reference_submission(solution_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The solution notebook with nbgrader's markers removed: what a perfect student submits."""
+    nb = copy.deepcopy(solution_nb)
+    for cell in nb.cells:
+        cell.source = _SOLUTION_MARKERS.sub("", cell.source)
+    return nb
 
 
 def nbgrader_env(root: Path) -> dict[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -22,8 +21,6 @@ import nbformat
 from nbclient import NotebookClient
 
 from autograder import course
-
-_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
 
 
 @dataclass(frozen=True)
@@ -49,10 +46,7 @@ def fill(release_nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat
 
 def reference(solution_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The solution notebook, markers removed: what a perfect student submits."""
-    nb = copy.deepcopy(solution_nb)
-    for cell in nb.cells:
-        cell.source = _MARKERS.sub("", cell.source)
-    return nb
+    return course.reference_submission(solution_nb)
 
 
 def solution_cells(solution_nb: nbformat.NotebookNode) -> dict[str, str]:
