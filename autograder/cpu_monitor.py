@@ -10,6 +10,7 @@ seen for what it is, whatever the clock says.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -20,7 +21,7 @@ import psutil
 @dataclass(frozen=True)
 class CpuEvidence:
     wall_s: float
-    cpu_s: float  # all CPU time of the tree during the window, reaped children included
+    cpu_s: float  # all CPU time of the tree during the window: ended threads and reaped children included
     busiest_s: float  # CPU time of the busiest single thread
     threads_seen: int
     peak_concurrency: int  # most threads seen busy within one sampling interval
@@ -65,6 +66,18 @@ def _thread_times(procs: list[psutil.Process], skip: set[int]) -> dict[tuple[int
     return times
 
 
+def _process_times(procs: list[psutil.Process]) -> dict[int, float]:
+    """Per process, the CPU time of all its threads, those that have ended included."""
+    times: dict[int, float] = {}
+    for proc in procs:
+        try:
+            ct = proc.cpu_times()
+            times[proc.pid] = ct.user + ct.system
+        except psutil.Error:
+            continue
+    return times
+
+
 def _reaped(root: psutil.Process) -> float:
     try:
         ct = root.cpu_times()
@@ -84,28 +97,31 @@ class CpuMonitor:
         self._lock = threading.Lock()
         self.evidence: CpuEvidence | None = None
 
-    def _sample(self) -> dict[tuple[int, int], float]:
-        return _thread_times(_tree(self.root), self._skip)
+    def _sample(self) -> tuple[dict[tuple[int, int], float], dict[int, float]]:
+        procs = _tree(self.root)
+        return _thread_times(procs, self._skip), _process_times(procs)
 
     def _loop(self) -> None:
         self._skip.add(threading.get_native_id())
         prev, prev_t = self._start, time.perf_counter()
         while not self._stop.wait(self.interval_s):
-            now, now_t = self._sample(), time.perf_counter()
+            (now, procs), now_t = self._sample(), time.perf_counter()
             dt = now_t - prev_t
             busy = sum(1 for k, v in now.items() if v - prev.get(k, 0.0) >= 0.5 * dt)
             with self._lock:
                 self._peak = max(self._peak, busy)
-                for key, value in now.items():
-                    self._last[key] = value
+                self._last.update(now)
+                self._last_procs.update(procs)
             prev, prev_t = now, now_t
+        self._sampler_cpu = time.thread_time()
 
     def __enter__(self) -> CpuMonitor:
         self._peak = 0
-        self._start = self._sample()
-        self._last = dict(self._start)
-        self._reaped0 = _reaped(self.root)
         self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._sampler_cpu = 0.0
+        self._start, self._start_procs = self._sample()
+        self._last, self._last_procs = dict(self._start), dict(self._start_procs)
+        self._reaped0 = _reaped(self.root)
         self._thread.start()
         self._t0 = time.perf_counter()
         return self
@@ -114,20 +130,30 @@ class CpuMonitor:
         wall = time.perf_counter() - self._t0
         self._stop.set()
         self._thread.join()
-        final = self._sample()
+        final, final_procs = self._sample()
         with self._lock:
             self._last.update(final)
+            self._last_procs.update(final_procs)
         deltas = {k: v - self._start.get(k, 0.0) for k, v in self._last.items()}
-        cpu = sum(max(0.0, d) for d in deltas.values())
+        # Totals come from each process's own counter, which keeps the time of threads
+        # that ended between samples (a pool made inside the call), not from the threads.
+        proc_deltas = {p: v - self._start_procs.get(p, 0.0) for p, v in self._last_procs.items()}
+        cpu = sum(max(0.0, d) for d in proc_deltas.values())
         # Children reaped during the window: their whole lifetime lands in cutime, which
         # covers the CPU they burned after our last sample of them.
         reaped = max(0.0, _reaped(self.root) - self._reaped0)
-        gone = sum(max(0.0, d) for k, d in deltas.items() if k not in final)
+        gone = sum(max(0.0, d) for p, d in proc_deltas.items() if p not in final_procs)
         cpu += max(0.0, reaped - gone)
+        if self.root.pid == os.getpid():
+            cpu = max(0.0, cpu - self._sampler_cpu)  # the sampler is not the code measured
+        # CPU that no sample saw on a thread (threads that lived and ended between two
+        # samples, the last moments of others) is counted as the busiest thread's: short
+        # threads cannot pass for well-shared work.
+        unseen = max(0.0, cpu - sum(max(0.0, d) for d in deltas.values()))
         self.evidence = CpuEvidence(
             wall_s=wall,
             cpu_s=cpu,
-            busiest_s=max(deltas.values(), default=0.0),
+            busiest_s=max(deltas.values(), default=0.0) + unseen,
             threads_seen=len(deltas),
             peak_concurrency=self._peak,
         )

@@ -17,6 +17,9 @@ CORRECTNESS_CALLS = 3
 PARALLEL_SHARE_SLACK = 0.25  # busiest thread may hold 1/cores + this share of all CPU
 PARALLEL_WALL_FLOOR = 0.75  # and the wall clock must not say it got much slower (a busy
 # neighbour on a 2-core machine holds an honest 2-worker speedup near 1.0x, so no higher)
+PARALLEL_OVERLAP = 0.35  # and the code must keep busy 1 + this share of the extra cores
+# the capacity probe got: honest pools reach 0.6-0.7 of them; GIL-bound threads and
+# one-worker pools stay at 0 (measured: see autograder/STABILITY.md)
 
 
 def missing_need(need: str) -> str | None:
@@ -156,7 +159,16 @@ def _measured_verdict(
         need = exercise.needs[0] if exercise.needs else "backend"
         return skip_or_fail(name, label, need, str(exc), f"{label} not graded")
     try:
-        m = measure(exercise, baseline, candidate, small=small, policy=policy, parallel=parallel, bar=bar)
+        m = measure(
+            exercise,
+            baseline,
+            candidate,
+            small=small,
+            policy=policy,
+            parallel=parallel,
+            workers=cores,
+            bar=bar,
+        )
     except WrongOutput as exc:
         hint = exc.hint or exercise.correct_hint
         return Verdict(name, label, "fail", f"no {label} points: {exc}", required=bar, hint=hint)
@@ -190,14 +202,20 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
         return Verdict(name, label, status, text, ratio, bar, m.noise, exercise.speed_hint, evidence)
     cpu_ratio, share = m.cpu_ratio or 0.0, m.busiest_share or 1.0
     max_share = 1.0 / cores + PARALLEL_SHARE_SLACK
+    used, available = m.cores_used or 0.0, m.cores_available or float(cores)
+    min_used = 1.0 + PARALLEL_OVERLAP * (available - 1.0)
     text = (
         f"measured {cpu_ratio:.2f}x less CPU time on the busiest thread than the serial baseline "
         f"(needed {bar:.2f}x for {cores} cores), busiest thread did {share:.0%} of the work "
-        f"(at most {max_share:.0%} allowed), wall clock {ratio:.2f}x (noise {m.noise:.0%})."
+        f"(at most {max_share:.0%} allowed), {used:.2f} cores busy at once on average "
+        f"(needed {min_used:.2f}; {cores} computing processes got {available:.2f} beside it), "
+        f"wall clock {ratio:.2f}x (noise {m.noise:.0%})."
     )
     problems = []
     if share > max_share:
         problems.append("the work was not shared between workers")
+    if used < min_used:
+        problems.append("the workers took turns instead of running at the same time")
     if cpu_ratio < bar:
         problems.append("not enough of the work ran in parallel")
     if ratio < PARALLEL_WALL_FLOOR:

@@ -9,16 +9,21 @@ The protocol, for "time" exercises:
 4. Each side's min-of-N per-call time gives the speedup; the spread is the noise.
 5. Borderline results (within the noise band of the bar) are measured again and the
    samples pooled, up to ``max_rounds``.
-For parallel exercises the CPU evidence of each sample is kept as well (cpu_monitor).
+For parallel exercises the CPU evidence of each sample is kept as well (cpu_monitor),
+with a probe of how many cores computing processes could get at that moment (capacity):
+when the machine gives less than ``min_capacity``, parallel work cannot be seen at all,
+so the round is taken again after a pause, and in the end reported as a grading fault.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .capacity import Capacity
 from .correctness import Case, Inputs, expect, verify_outputs
 from .cpu_monitor import CpuEvidence
 from .errors import GradingFault, WrongOutput
@@ -38,6 +43,9 @@ class Policy:
     memory_repeats: int = 3
     baseline_retakes: int = 3  # a baseline sample slowed from outside is taken again
     stolen_ratio: float = 1.5  # ...when its wall time exceeds its CPU time by this factor
+    probe_s: float = 0.1  # how long the capacity probe computes, per sample
+    min_capacity: float = 1.25  # cores the probe must get for parallel work to be visible
+    busy_pause_s: float = 2.0  # wait this long for a busy machine before another round
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Measurement:
     baseline_cpu: list[CpuEvidence] = field(default_factory=list)
     seed: int = 0
     machine: dict[str, Any] = field(default_factory=dict)
+    capacity: list[Capacity] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -86,17 +95,39 @@ class Measurement:
             return None
         return statistics.median(e.busiest_share for e in self.candidate_cpu)
 
+    @property
+    def cores_used(self) -> float | None:
+        """Cores the candidate kept busy on average (CPU seconds per wall second), in its best
+        sample: like the minimum time, the best moment shows what the code can do."""
+        if not self.candidate_cpu:
+            return None
+        return max(e.mean_concurrency for e in self.candidate_cpu)
+
+    @property
+    def cores_available(self) -> float | None:
+        """Cores the capacity probe's computing processes got together, median sample."""
+        if not self.capacity:
+            return None
+        return statistics.median(c.cores for c in self.capacity)
+
     def summary(self) -> str:
         unit = "x less memory" if self.metric == "peak_memory" else "x faster"
         text = f"{self.ratio:.2f}{unit} (noise {self.noise:.0%}, {len(self.candidate)} samples)"
         if self.cpu_ratio is not None:
             text += f"; CPU ratio {self.cpu_ratio:.2f}, busiest thread {self.busiest_share:.0%}"
+        if self.cores_used is not None and self.cores_available is not None:
+            text += f", {self.cores_used:.2f} of {self.cores_available:.2f} cores busy"
         return text
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(
-            ratio=self.ratio, noise=self.noise, cpu_ratio=self.cpu_ratio, busiest_share=self.busiest_share
+            ratio=self.ratio,
+            noise=self.noise,
+            cpu_ratio=self.cpu_ratio,
+            busiest_share=self.busiest_share,
+            cores_used=self.cores_used,
+            cores_available=self.cores_available,
         )
         return data
 
@@ -124,6 +155,7 @@ def measure(
     small: bool = False,
     policy: Policy | None = None,
     parallel: bool = False,
+    workers: int = 2,
     seed: int | None = None,
     reference: Any = None,
     bar: float | None = None,
@@ -132,7 +164,8 @@ def measure(
 
     ``reference(*args)`` gives the expected output (defaults to exercise.reference_fn(),
     called here in the measuring process). ``bar`` is the ratio needed, used only to
-    decide whether the result is borderline and worth measuring again.
+    decide whether the result is borderline and worth measuring again. For ``parallel``
+    code, ``workers`` is how many processes the capacity probe starts.
     """
     policy = policy or Policy()
     reference = reference or exercise.reference_fn()
@@ -140,6 +173,7 @@ def measure(
     from .hardware import machine_info
 
     b, c = _Side(baseline, parallel), _Side(candidate, parallel)
+    capacity: list[Capacity] = []
 
     def cases(args: list[tuple]) -> list[Case]:
         return [Case(a, expect(exercise, reference, a), "fresh random input") for a in args]
@@ -205,6 +239,9 @@ def measure(
                 side.samples.append(batch.wall_s / side.loops)
                 if batch.cpu is not None:
                     side.cpu.append(batch.cpu)
+            if parallel:
+                # From the baseline's process, while the student's are frozen.
+                capacity.append(baseline.probe(workers, policy.probe_s))
         result = Measurement(
             "time",
             b.samples,
@@ -215,7 +252,20 @@ def measure(
             b.cpu,
             inputs.seed,
             machine_info(),
+            list(capacity),
         )
+        too_busy = parallel and (result.cores_available or 0.0) < policy.min_capacity
+        if too_busy:
+            if rounds >= policy.max_rounds:
+                raise GradingFault(
+                    f"{workers} computing processes got only {result.cores_available:.2f} cores together "
+                    f"on this machine, {rounds} times: it was too busy for parallel work to show"
+                )
+            # Start the next round afresh, after the neighbour has had a moment.
+            b.samples, c.samples, b.cpu, c.cpu = [], [], [], []
+            capacity.clear()
+            time.sleep(policy.busy_pause_s)
+            continue
         if bar is None or rounds >= policy.max_rounds:
             return result
         band = max(policy.band, 2 * result.noise)

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from . import channel, wire
+from . import capacity, channel, wire
+from .capacity import Capacity
 from .cpu_monitor import CpuEvidence, CpuMonitor
 from .errors import BackendMissing, BadSubmission, CellCrashed
 from .invoke import answer_value, call
@@ -123,6 +124,9 @@ class InProcessRunner:
 
     def value(self) -> Any:
         return wire.plain(answer_value(self.fn, self.label))
+
+    def probe(self, workers: int, seconds: float) -> Capacity:
+        return capacity.probe(workers, seconds)
 
     def fresh(self) -> InProcessRunner:
         return self
@@ -307,6 +311,13 @@ class WorkerRunner:
 
     def value(self) -> Any:
         return self._checked(self._exchange({"op": "value", "target": self.target}))
+
+    def probe(self, workers: int, seconds: float) -> Capacity:
+        """The capacity probe, run by this worker (the baseline's), while the box is quiet."""
+        quiet = self.quiet() if self.quiet else contextlib.nullcontext()
+        with quiet:
+            reply = self._checked(self._exchange({"op": "probe", "workers": workers, "seconds": seconds}))
+        return Capacity(**reply)
 
     def fresh(self) -> WorkerRunner:
         """A new process with the same setup: peak memory is read from fresh processes,

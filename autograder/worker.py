@@ -20,7 +20,7 @@ import socket
 import sys
 from typing import Any
 
-from . import channel, wire
+from . import capacity, channel, wire
 from .errors import AutograderError, BadSubmission
 from .invoke import answer_value, call
 from .resources import open_resource
@@ -101,6 +101,8 @@ class _Serve:
         return self.ns[name]
 
     def handle(self, msg: dict[str, Any]) -> Any:
+        if msg["op"] == "probe":
+            return capacity.probe(int(msg["workers"]), float(msg["seconds"])).to_dict()
         name = msg["target"]
         obj = self.target(name)
         if msg["op"] == "value":

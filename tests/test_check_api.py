@@ -1,6 +1,8 @@
 """The notebook API, in-process (the self-check), on the toy lab: real workloads, real clocks."""
 
+import os
 import shutil
+import time
 
 import pytest
 
@@ -117,11 +119,65 @@ def test_parallel_code_is_judged_on_cpu_evidence(toy_lab):
     if usable_cores() < 2:
         pytest.skip("needs 2 cores")
     work = _work(toy_lab)
-    [honest] = check("parallel", work.parallel_cost, part="speed", lab=toy_lab)
+    try:
+        [honest] = check("parallel", work.parallel_cost, part="speed", lab=toy_lab)
+    except CheckFailed as exc:
+        if "too busy for parallel work to show" in str(exc):
+            pytest.skip(f"this machine was too busy to see parallel work: {exc}")
+        raise
     assert honest.passed, honest.summary()
     assert honest.evidence["busiest_share"] < 0.75
     with pytest.raises(CheckFailed, match="not shared between workers"):
         check("parallel", work.disguised_cost, part="speed", lab=toy_lab)
+
+
+def test_threads_that_hold_the_gil_do_not_pass_as_parallel(toy_lab):
+    """Two pure-Python threads split the CPU time between them, so the busiest thread does
+    half the work, but they never run at once: the cores they keep busy give them away."""
+    from autograder.hardware import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("needs 2 cores")
+    work = _work(toy_lab)
+    with pytest.raises(CheckFailed) as caught:
+        check("parallel", work.threaded_cost, part="speed", lab=toy_lab)
+    if "too busy for parallel work to show" in str(caught.value):
+        pytest.skip(f"this machine was too busy to see parallel work: {caught.value}")
+    assert "took turns instead of running at the same time" in str(caught.value), str(caught.value)
+
+
+def test_the_capacity_probe_counts_its_processes_cpu_time():
+    """How many cores the probe gets depends on the load; what it counts must not."""
+    from autograder.capacity import probe
+
+    for workers in (1, 2):
+        cap = probe(workers, 0.1)
+        # Each process starts, then computes for 0.1 s of wall time: it gets at most that
+        # much CPU, plus its start, and on any machine that runs it at all, some.
+        assert 0.02 * workers < cap.cpu_s <= 0.16 * workers, cap.summary()
+        assert 0.0 < cap.cores <= workers * 1.05, cap.summary()
+
+
+def test_cpu_of_threads_that_ended_between_samples_is_counted():
+    """Threads that live for less than a sampling interval still spent the CPU time."""
+    import threading
+
+    from autograder.cpu_monitor import CpuMonitor
+
+    def spin():
+        end = time.thread_time() + 0.003
+        while time.thread_time() < end:
+            pass
+
+    with CpuMonitor(os.getpid()) as mon:
+        for _ in range(40):
+            t = threading.Thread(target=spin)
+            t.start()
+            t.join()
+    ev = mon.evidence
+    assert ev.cpu_s >= 0.1, ev.summary()
+    # No sample saw most of those threads: their time counts as the busiest thread's.
+    assert ev.busiest_share > 0.8, ev.summary()
 
 
 def test_dask_client_is_provided_by_the_grader(toy_lab):
