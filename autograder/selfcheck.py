@@ -3,8 +3,8 @@
 In the student's kernel it is a self-check: it measures right there and prints a
 verdict. When nbgrader autogrades, the grade does not come from here: the supervisor
 (supervisor.py) re-runs the submission's cells in its own worker process and writes
-its verdict over this cell's output. Here, during grading, only correctness is
-checked, so that a misconfigured grader can never pass wrong code.
+its verdict over this cell's output, so here, during grading, check() only says so.
+Each self-check's verdicts are kept (``last_checks``) for the progress page.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ from .spec import Exercise, Lab, load_lab
 from .verdict import Verdict
 
 PARTS = ("correct", "speed", "all")
+
+# (exercise, part) -> (the target checked, its verdicts): what progress() shows without
+# measuring again, as long as the name still refers to the same object.
+last_checks: dict[tuple[str, str], tuple[Any, list[Verdict]]] = {}
 
 
 class CheckFailed(AssertionError):
@@ -162,6 +166,7 @@ def check(exercise: str, target: Any, *, part: str = "all", lab: str | Path | No
             verdicts = _self_check(ex, the_lab, target, part)
         except AutograderError as exc:
             verdicts = [Verdict(ex.name, part, "fail", str(exc), hint=ex.hint_for(part))]
+    last_checks[(ex.name, part)] = (target, list(verdicts))
     failed = [v.summary() for v in verdicts if v.status == "fail"]
     for v in verdicts:
         if v.status != "fail":

@@ -1,7 +1,9 @@
 """pyproject.toml, environment.yml and binder/ must describe the same course environment."""
 
 import re
+from pathlib import Path
 
+import pytest
 import tomllib
 import yaml
 from conftest import ROOT
@@ -64,3 +66,24 @@ def test_binder_installs_the_project_itself_and_java():
     ]
     assert reqs == ["-e ."], "binder must install pyproject.toml's list, not a copy of it"
     assert "openjdk" in (ROOT / "binder" / "apt.txt").read_text()
+
+
+def test_repo2docker_reads_binder_as_meant():
+    """repo2docker's own reading of binder/ (no Docker needed): Java from apt, the project
+    installed from pyproject.toml, the check in postBuild, and small mode from start."""
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("jupyter-repo2docker") or str(Path(sys.executable).parent / "jupyter-repo2docker")
+    if not Path(exe).exists():
+        pytest.skip("jupyter-repo2docker is not installed: `make setup` installs it (dev extra)")
+    cmd = [exe, "--no-build", "--debug", str(ROOT)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    dockerfile = done.stdout + done.stderr
+    assert done.returncode == 0, dockerfile[-2000:]
+    assert "openjdk-17-jre-headless" in dockerfile
+    assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in dockerfile
+    assert "./binder/postBuild" in dockerfile
+    assert "binder/start" in dockerfile
+    assert "export COURSE_SMALL=1" in (ROOT / "binder" / "start").read_text()

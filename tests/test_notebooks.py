@@ -165,3 +165,12 @@ def test_lecture_states_vector_add_intensity_one_way_only():
         assert "1/24" in text and "24 bytes per flop" in text, (
             f"{path.name}: say I = 1/24 (24 bytes per flop)"
         )
+
+
+@pytest.mark.parametrize("path", LAB_SOLUTIONS, ids=lambda p: p.parent.name)
+def test_every_lab_ends_with_its_progress_page(path):
+    """The last code cell shows the progress page; the graders leave it out (not-graded)."""
+    nb = nbformat.read(path, as_version=4)
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert "progress()" in last.source, f"{path.name}: end with `from autograder import progress; progress()`"
+    assert "not-graded" in last.metadata.get("tags", []), f"{path.name}: tag the progress cell not-graded"
