@@ -76,25 +76,32 @@ def test_lecture_has_a_header_with_objectives_and_minutes():
         assert "objective" in first.source.lower() and "min" in first.source.lower()
 
 
-def test_slides_build_from_each_lecture(tmp_path):
-    for path in LECTURES:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "jupyter",
-                "nbconvert",
-                "--to",
-                "slides",
-                str(path),
-                "--output-dir",
-                str(tmp_path),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        html = (tmp_path / (path.stem + ".slides.html")).read_text()
-        assert "reveal" in html.lower() and html.count("<section") > 5
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
+def test_slides_build_from_each_executed_lecture(path, executed, tmp_path):
+    """The deck `make slides` builds: reveal.js, the unit's title, and no output cell that
+    shows nothing (a pager magic, say) on a slide."""
+    nb, _ = executed(path)
+    title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
+    blank = [
+        c.source.splitlines()[0]
+        for c in nb.cells
+        if c.cell_type == "code"
+        and _slide_type(c) != "skip"
+        and c.get("outputs")
+        and not _visible_output(c)
+    ]
+    assert not blank, f"{path.name}: cells whose output is empty on a slide: {blank}"
+    copy = tmp_path / path.name
+    nbformat.write(nb, copy)
+    convert = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", str(copy)]
+    subprocess.run(
+        [*convert, "--output-dir", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    html = (tmp_path / (path.stem + ".slides.html")).read_text()
+    assert "reveal" in html.lower() and html.count("<section") > 5
+    assert title.split("·")[-1].strip() in html, f"{path.name}: the deck does not carry the title {title!r}"
 
 
 # A magic that writes its report to IPython's pager: nothing reaches the cell's output under nbconvert.
