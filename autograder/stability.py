@@ -415,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder stability")
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--only", help="lab/exercise to restrict to")
+    parser.add_argument("--lab", help="restrict to the checks of this lab (e.g. 04-multiprocessing)")
     parser.add_argument(
         "--condition",
         action="append",
@@ -430,8 +431,13 @@ def main(argv: list[str] | None = None) -> int:
     conditions = ["idle"] if args.bench else ["idle", "busy neighbour", "slow variant"]
     # --bench also measures the marginal variant once: how near its aim it lands.
     n = 1 if args.bench else args.trials
+
+    def wanted(lab: Lab, ex: Exercise) -> bool:
+        named = not args.only or args.only == f"{lab.name}/{ex.name}"
+        return named and (not args.lab or args.lab == lab.name)
+
     for lab, ex in speed_checks(course.ROOT):
-        if args.only and args.only != f"{lab.name}/{ex.name}":
+        if not wanted(lab, ex):
             continue
         missing = [m for m in map(missing_need, ex.needs) if m]
         if missing:
@@ -473,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(t.summary(), flush=True)
     answers = []
     for lab, ex in [] if args.bench or args.condition else measured_answers(course.ROOT):
-        if args.only and args.only != f"{lab.name}/{ex.name}":
+        if not wanted(lab, ex):
             continue
         for condition in ("idle", "busy neighbour"):
             with Hog() if condition == "busy neighbour" else contextlib.nullcontext():
@@ -481,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             answers.append(a)
             print(a.summary(), flush=True)
     if not args.bench and not args.no_write:
-        partial = bool(args.only or args.condition)
+        partial = bool(args.only or args.lab or args.condition)
         write_report(results, answers, skipped, started, small, partial=partial, conditions=args.condition)
         print(f"wrote {REPORT}")
     return 0 if all(t.wrong == 0 for t in [*results, *answers]) else 1

@@ -201,3 +201,15 @@ def test_a_python_installation_under_tmp_stays_visible(tmp_path, monkeypatch):
     with Box() as box:
         code, out = run_in(box, f"print(open({str(shared / 'marker.txt')!r}).read())")
     assert code == 0 and "visible" in out, out
+
+
+def test_a_box_folder_too_deep_for_unix_sockets_is_refused_up_front(monkeypatch):
+    """The kernel's ZMQ sockets live in the box: a path over 107 bytes would fail every
+    submission with 'File name too long', so the box says so before anything runs."""
+    from autograder.sandbox import SandboxUnavailable
+
+    deep = "/var/tmp/" + "/".join(["a-rather-long-folder-name"] * 4)
+    monkeypatch.setenv("AUTOGRADER_BOX_DIR", deep)
+    with pytest.raises(SandboxUnavailable, match="shorter path"):
+        Box([])
+    assert not os.path.exists("/var/tmp/a-rather-long-folder-name"), "nothing is made there"

@@ -168,13 +168,30 @@ def _python_paths() -> list[str]:
     return sorted(paths)
 
 
+# A Unix socket's path has room for 107 bytes; the kernel's ZMQ sockets and the workers'
+# sockets live in a box's run/ folder, with up to about 20 more characters of their own.
+SOCKET_PATH_MAX = 107
+SOCKET_NAME_ROOM = 20
+
+
 def box_parent() -> Path:
-    """Where boxes are made; the grade command gives each nbgrader run its own folder."""
-    path = Path(os.environ.get(BOX_DIR_ENV) or DEFAULT_BOX_PARENT)
+    """Where boxes are made; the grade command gives each nbgrader run its own folder.
+    Root's default is shared; any other user gets a folder of their own beside it."""
+    default = DEFAULT_BOX_PARENT if os.geteuid() == 0 else Path(f"{DEFAULT_BOX_PARENT}-{os.geteuid()}")
+    path = Path(os.environ.get(BOX_DIR_ENV) or default)
     if path.resolve().is_relative_to("/tmp"):
         # Inside a box, /tmp is the box's own: a box kept there would hide itself.
         raise SandboxUnavailable(f"{BOX_DIR_ENV}={path} is under /tmp; choose a folder outside it")
     return path
+
+
+def _check_socket_room(run: Path) -> None:
+    longest = len(os.fsencode(run)) + 1 + SOCKET_NAME_ROOM
+    if longest > SOCKET_PATH_MAX:
+        raise SandboxUnavailable(
+            f"the box folder {run.parent} makes socket paths of up to {longest} bytes, and Unix "
+            f"sockets allow {SOCKET_PATH_MAX}: set {BOX_DIR_ENV} to a folder with a shorter path"
+        )
 
 
 def _newroot_mountpoint() -> Path:
@@ -288,6 +305,7 @@ class Box:
         self.limits = limits or Limits()
         self.uid, self.gid = sandbox_ids() if self.mode == "root" else (os.getuid(), os.getgid())
         parent = box_parent()
+        _check_socket_room(parent / "box-XXXXXXXX" / "run")
         parent.mkdir(parents=True, exist_ok=True)
         os.chmod(parent, 0o711)
         sweep(parent, only_orphans=True)  # a killed `nbgrader autograde` leaves its boxes
