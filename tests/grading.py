@@ -81,6 +81,24 @@ def graded_cells(nb: nbformat.NotebookNode) -> dict[str, float]:
     }
 
 
+def measured_speed_cells(lab_dir: Path, nb: nbformat.NotebookNode) -> set[str]:
+    """grade_ids of the test cells whose speed (or memory) part is measured on this
+    machine, not skipped: the points slow-but-correct code must lose, and no others."""
+    from autograder.judge import missing_need
+    from autograder.spec import load_lab
+    from autograder.supervisor import find_check_calls
+
+    lab = load_lab(lab_dir)
+    ids = {i: c.metadata.get("nbgrader", {}).get("grade_id") for i, c in enumerate(nb.cells)}
+    return {
+        ids[call.cell_index]
+        for call in find_check_calls(nb)
+        if call.part in ("speed", "all")
+        and lab.get(call.exercise).graded_speed
+        and not any(missing_need(n) for n in lab.get(call.exercise).needs)
+    }
+
+
 def cell_text(cell: nbformat.NotebookNode) -> str:
     """What a student reads under a cell: streams, and errors as IPython renders them."""
     parts = []
