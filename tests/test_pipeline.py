@@ -1,6 +1,6 @@
 """The nbgrader pipeline, for real: release, validate, and autograde each lab's classic
-submissions and its wrong-answer corpus; then the same corpus through the student's own
-self-check, as a student running the notebook sees it.
+submissions; its wrong-answer corpus through the student's own self-check, as a student
+running the notebook sees it, and (make test-full) through real `nbgrader autograde` too.
 
 A lab joins by adding its submissions module (see lab01_submissions.py) to LABS.
 """
@@ -8,35 +8,31 @@ A lab joins by adding its submissions module (see lab01_submissions.py) to LABS.
 import shutil
 
 import lab01_submissions
+import lab02_submissions
 import nbformat
 import pytest
 from conftest import ROOT
-from grading import autograde, fill, graded_cells, outputs_by_id, pack, reference, self_check, solution_cells
+from grading import (
+    autograde,
+    fill,
+    graded_cells,
+    measured_speed_cells,
+    outputs_by_id,
+    pack,
+    reference,
+    self_check,
+    solution_cells,
+)
 
 from autograder import course
 from autograder.judge import missing_need
-from autograder.spec import load_lab
-from autograder.supervisor import find_check_calls
 
-LABS = [lab01_submissions]
+LABS = [lab01_submissions, lab02_submissions]
 PRIVATE = ["_reference.py"]
 
 
 def _caught_here(mistake) -> bool:
     return not any(missing_need(n) for n in mistake.needs)
-
-
-def _measured_speed_cells(lab_module, nb) -> set[str]:
-    """Test cells whose speed (or memory) part is measured on this machine, not skipped."""
-    lab = load_lab(ROOT / "solutions" / lab_module.LAB)
-    ids = {i: c.metadata.get("nbgrader", {}).get("grade_id") for i, c in enumerate(nb.cells)}
-    return {
-        ids[call.cell_index]
-        for call in find_check_calls(nb)
-        if call.part in ("speed", "all")
-        and lab.get(call.exercise).graded_speed
-        and not any(missing_need(n) for n in lab.get(call.exercise).needs)
-    }
 
 
 def test_labs_are_in_sync_with_solutions():
@@ -71,15 +67,19 @@ def _corpus_groups(lab):
     return pack([m for m in lab.MISTAKES if _caught_here(m)])
 
 
-@pytest.fixture(scope="module", params=LABS, ids=lambda m: m.LAB)
-def graded(request):
-    """One real `nbgrader autograde` over the classic submissions and the packed corpus."""
-    lab = request.param
+def _scratch_release(lab):
     root = course.scratch_course(ROOT)
     course.nbgrader(root, "generate_assignment", lab.LAB, "--force")
     release = nbformat.read(root / "labs" / lab.LAB / lab.NOTEBOOK, as_version=4)
     solution = nbformat.read(root / "solutions" / lab.LAB / lab.NOTEBOOK, as_version=4)
-    right = solution_cells(solution)
+    return root, release, solution
+
+
+@pytest.fixture(scope="module", params=LABS, ids=lambda m: m.LAB)
+def graded(request):
+    """One real `nbgrader autograde` over the classic submissions."""
+    lab = request.param
+    root, release, solution = _scratch_release(lab)
     subs = {
         "reference": reference(solution),
         "blank": release,
@@ -87,10 +87,25 @@ def graded(request):
         "wrong": fill(release, lab.WRONG_BUT_FAST),
         "cheater": fill(release, lab.CHEATER),
     }
-    for i, group in enumerate(_corpus_groups(lab)):
-        subs[f"corpus-{i}"] = fill(release, {**right, **{m.cell: m.code for m in group}})
     result = autograde(root, lab.LAB, lab.NOTEBOOK, subs, lab.EXTRAS)
     print(f"\n{lab.LAB}: graded {len(subs)} submissions in {result.seconds:.0f} s")
+    yield lab, result, release
+    result.close()
+
+
+@pytest.fixture(scope="module", params=LABS, ids=lambda m: m.LAB)
+def graded_corpus(request):
+    """The packed wrong-answer corpus through real `nbgrader autograde` (make test-full:
+    `make test` runs the same corpus through the student's self-check, below)."""
+    lab = request.param
+    root, release, solution = _scratch_release(lab)
+    right = solution_cells(solution)
+    subs = {
+        f"corpus-{i}": fill(release, {**right, **{m.cell: m.code for m in group}})
+        for i, group in enumerate(_corpus_groups(lab))
+    }
+    result = autograde(root, lab.LAB, lab.NOTEBOOK, subs, lab.EXTRAS)
+    print(f"\n{lab.LAB}: graded {len(subs)} corpus submissions in {result.seconds:.0f} s")
     yield lab, result, release
     result.close()
 
@@ -109,7 +124,7 @@ def test_blank_release_gets_nothing(graded):
 def test_slow_but_correct_loses_exactly_the_measured_speed_points(graded):
     lab, result, release = graded
     points = graded_cells(release)
-    speed = _measured_speed_cells(lab, release)
+    speed = measured_speed_cells(ROOT / "solutions" / lab.LAB, release)
     assert result.scores["slow"][0] == sum(points.values()) - sum(points[c] for c in speed)
     out = result.outputs("slow")
     for cell in speed:
@@ -126,7 +141,7 @@ def test_wrong_but_fast_gets_nothing(graded):
 def test_tampering_earns_no_speed_points(graded):
     lab, result, release = graded
     points = graded_cells(release)
-    speed = _measured_speed_cells(lab, release)
+    speed = measured_speed_cells(ROOT / "solutions" / lab.LAB, release)
     out = result.outputs("cheater")
     assert all("Graded by the supervisor" in out[c] for c in points)
     assert all("[FAIL]" in out[c] for c in speed)
@@ -151,8 +166,9 @@ def _check_corpus_outputs(outputs: dict[str, str], group, points: dict[str, floa
         assert len(lines) == len(set(lines)), f"{where}: {cell} printed a line twice:\n{text}"
 
 
-def test_every_wrong_answer_gets_no_points_when_graded(graded):
-    lab, result, release = graded
+@pytest.mark.full
+def test_every_wrong_answer_gets_no_points_when_graded(graded_corpus):
+    lab, result, release = graded_corpus
     points = graded_cells(release)
     for i, group in enumerate(_corpus_groups(lab)):
         student = f"corpus-{i}"
