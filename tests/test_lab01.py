@@ -2,7 +2,6 @@
 decide near a boundary catch each common mistake every time, not by luck."""
 
 import cProfile
-import importlib
 import math
 import os
 import pstats
@@ -23,10 +22,10 @@ RELEASED = ROOT / "labs" / "01-profiling"
 @pytest.fixture(scope="module")
 def lab01():
     sys.path.insert(0, str(SOLUTION))
-    from autograder.spec import load_lab
+    from autograder.spec import load_lab, private_module
 
     lab = load_lab(SOLUTION)
-    return lab, importlib.import_module("_reference")
+    return lab, private_module(SOLUTION)
 
 
 # ------------------------------------------------------------ nothing given away

@@ -1,7 +1,6 @@
 """Lab 02's checks on their own: nothing released gives an answer away, and the checks that
 decide near a boundary catch each common mistake every time, not by luck."""
 
-import importlib
 import math
 import sys
 
@@ -20,11 +19,11 @@ DRAWS = 12  # fresh draws of the graded inputs per mistake: each must be caught 
 @pytest.fixture(scope="module")
 def lab02():
     sys.path.insert(0, str(SOLUTION))
-    from autograder.spec import load_lab
+    from autograder.spec import load_lab, private_module
 
     lab = load_lab(SOLUTION)
     checks = sys.modules[lab.get("invoice").diagnose.__module__]
-    return lab, importlib.import_module("_reference"), checks
+    return lab, private_module(SOLUTION), checks
 
 
 def _caught(ex, wrong, draws=DRAWS):
