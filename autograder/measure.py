@@ -29,6 +29,9 @@ from .cpu_monitor import CpuEvidence
 from .errors import GradingFault, WrongOutput
 from .spec import Exercise
 
+# How a measurement says the machine gave parallel work no room (a grading fault).
+TOO_BUSY = "too busy for parallel work to show"
+
 # Peaks under 1 MiB are import and allocator noise: count them as 1 MiB.
 MEMORY_FLOOR = 1024 * 1024
 
@@ -259,7 +262,7 @@ def measure(
             if rounds >= policy.max_rounds:
                 raise GradingFault(
                     f"{workers} computing processes got only {result.cores_available:.2f} cores together "
-                    f"on this machine, {rounds} times: it was too busy for parallel work to show"
+                    f"on this machine, {rounds} times: it was {TOO_BUSY}"
                 )
             # Start the next round afresh, after the neighbour has had a moment.
             b.samples, c.samples, b.cpu, c.cpu = [], [], [], []

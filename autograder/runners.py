@@ -275,6 +275,9 @@ class WorkerRunner:
             raise BadSubmission(reply.get("error", "unknown error"))
         return reply["result"]
 
+    def _quiet(self) -> contextlib.AbstractContextManager:
+        return self.quiet() if self.quiet else contextlib.nullcontext()
+
     def run(self, args_list: list[tuple], metric: str = "time", monitor: bool = False) -> Batch:
         if self.sock.fileno() == -1:
             raise BadSubmission(f"the process running {self.label} was already stopped by an earlier call")
@@ -288,8 +291,7 @@ class WorkerRunner:
         else:
             mem = PeakMemory(self.proc.pid)
         mon = CpuMonitor(self.proc.pid) if monitor else contextlib.nullcontext()
-        quiet = self.quiet() if self.quiet else contextlib.nullcontext()
-        with quiet, self._talking(), mem, mon:
+        with self._quiet(), self._talking(), mem, mon:
             cpu0 = _cpu_seconds(self.proc.pid)
             # The clock runs from sending the inputs to receiving the outputs, so
             # nothing the worker does can start early or be left out.
@@ -314,8 +316,7 @@ class WorkerRunner:
 
     def probe(self, workers: int, seconds: float) -> Capacity:
         """The capacity probe, run by this worker (the baseline's), while the box is quiet."""
-        quiet = self.quiet() if self.quiet else contextlib.nullcontext()
-        with quiet:
+        with self._quiet():
             reply = self._checked(self._exchange({"op": "probe", "workers": workers, "seconds": seconds}))
         return Capacity(**reply)
 

@@ -25,6 +25,7 @@ from lab01_submissions import EXTRAS, LAB, NOTEBOOK
 
 from autograder import course
 from autograder.batch.run import grade_class
+from autograder.measure import TOO_BUSY
 from autograder.sandbox import isolation_mode
 from autograder.sandbox.box import SANDBOX_USER
 
@@ -165,7 +166,7 @@ def test_a_parallel_check_cannot_be_won_by_slowing_the_serial_baseline(toy_lab, 
         ("check('parallel', cost, part='speed')", 2),
     )
     [verdict] = [v for vs in grade(nb, toy_lab, tmp_path).values() for v in vs]
-    if "too busy for parallel work to show" in verdict.message:
+    if TOO_BUSY in verdict.message:
         # Measured while the box was frozen: the load is the machine's, not the attack's.
         pytest.skip(f"this machine was too busy to see parallel work: {verdict.summary()}")
     assert verdict.status == "fail" and "fault" not in verdict.evidence, verdict.summary()
