@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import os
+import re
+import sysconfig
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -28,15 +31,40 @@ def check_signature(fn: Any, args: tuple, name: str) -> None:
         ) from None
 
 
+# Frames in these folders are Python's or a library's, never the student's line.
+_LIBRARY_DIRS = tuple(
+    os.path.normpath(p) + os.sep
+    for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# A worker's traceback as a pool re-raises it in the parent (the text of the exception's cause).
+_REMOTE_FRAME = re.compile(r'File "([^"]+)", line (\d+), in [^\n]+\n\s+([^\n]+)')
+
+
+def _is_students(filename: str) -> bool:
+    path = os.path.normpath(os.path.abspath(filename))
+    if filename.startswith("<frozen"):
+        return False
+    return not (path.startswith(_LIBRARY_DIRS) or path.startswith(_PACKAGE_DIR))
+
+
+def _student_line(exc: BaseException) -> str:
+    """The last line of student code in the traceback; for an error raised in a pool's worker,
+    the worker's line (the parent's traceback ends inside the pool's own code)."""
+    cause = exc.__cause__
+    if cause is not None and "Traceback" in str(cause):  # concurrent.futures and multiprocessing.pool
+        for path, lineno, text in reversed(_REMOTE_FRAME.findall(str(cause))):
+            if _is_students(path):
+                return f" (in a worker, {os.path.basename(path)} line {lineno}: {text.strip()[:80]})"
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if _is_students(frame.filename):
+            return f" (line {frame.lineno}: {(frame.line or '').strip()[:80]})"
+    return ""
+
+
 def describe_exception(exc: BaseException, name: str) -> str:
     """One line naming the exception and the line of student code it came from."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = ""
-    for frame in reversed(frames):
-        if "autograder" not in frame.filename.replace("\\", "/").split("/")[-2:][0]:
-            where = f" (line {frame.lineno}: {(frame.line or '').strip()[:80]})"
-            break
-    return f"{name} raised {type(exc).__name__}: {exc}{where}"
+    return f"{name} raised {type(exc).__name__}: {exc}{_student_line(exc)}"
 
 
 def answer_value(obj: Any, name: str) -> Any:

@@ -10,9 +10,37 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from .errors import BackendMissing
+
+# Where an instructor points a backend at a real cluster instead of the embedded default.
+REMOTE_ENV = {
+    "dask": "AUTOGRADER_DASK_SCHEDULER",
+    "spark": "AUTOGRADER_SPARK_MASTER",
+    "ipyparallel": "AUTOGRADER_IPP_PROFILE",
+    "services": "AUTOGRADER_SERVICE_URLS",
+}
+
+
+def remote(kind: str | None) -> bool:
+    """Whether the backend ``kind`` is configured to be a cluster on other hosts: a student's
+    box must then keep the host's network to reach it."""
+    value = os.environ.get(REMOTE_ENV.get(kind or "", ""), "")
+    return bool(value) and not (kind == "spark" and value.startswith("local"))
+
+
+def ipyparallel_connection_file() -> Path | None:
+    """The client connection file of the configured ipyparallel profile (or the file itself)."""
+    value = os.environ.get(REMOTE_ENV["ipyparallel"], "")
+    if not value:
+        return None
+    if value.endswith(".json"):
+        return Path(value)
+    from IPython.paths import get_ipython_dir
+
+    return Path(get_ipython_dir()) / f"profile_{value}" / "security" / "ipcontroller-client.json"
 
 
 @contextlib.contextmanager
@@ -23,7 +51,7 @@ def dask_client() -> Iterator[Any]:
         raise BackendMissing(
             "Dask distributed is not installed: run `make setup` (or pip install 'dask[distributed]')"
         ) from None
-    address = os.environ.get("AUTOGRADER_DASK_SCHEDULER")
+    address = os.environ.get(REMOTE_ENV["dask"])
     if address:
         with Client(address, timeout="20s") as client:
             yield client
@@ -48,7 +76,7 @@ def spark_session() -> Iterator[Any]:
     from .hardware import ensure_java_home
 
     ensure_java_home()
-    master = os.environ.get("AUTOGRADER_SPARK_MASTER", "local[*]")
+    master = os.environ.get(REMOTE_ENV["spark"], "local[*]")
     spark = (
         SparkSession.builder.master(master)
         .appName("autograder")
@@ -71,9 +99,10 @@ def ipyparallel_client() -> Iterator[Any]:
         raise BackendMissing(
             "ipyparallel is not installed: run `make setup` (or pip install ipyparallel)"
         ) from None
-    profile = os.environ.get("AUTOGRADER_IPP_PROFILE")
+    profile = os.environ.get(REMOTE_ENV["ipyparallel"])
     if profile:
-        client = ipp.Client(profile=profile)
+        # A connection file (what the grader copies into a student's box) or a profile name.
+        client = ipp.Client(profile) if profile.endswith(".json") else ipp.Client(profile=profile)
         try:
             yield client
         finally:
@@ -81,9 +110,13 @@ def ipyparallel_client() -> Iterator[Any]:
         return
     from .hardware import usable_cores
 
-    cluster = ipp.Cluster(n=usable_cores(), log_level=40)
-    client = cluster.start_and_connect_sync()
+    n = usable_cores()
+    cluster = ipp.Cluster(n=n, log_level=40)
+    cluster.start_cluster_sync()
+    client = cluster.connect_client_sync()
     try:
+        # interactive=False: no progress widget in the student's output for the grader's own engines
+        client.wait_for_engines(n, interactive=False, timeout=60)
         yield client
     finally:
         client.close()

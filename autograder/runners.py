@@ -154,7 +154,8 @@ class WorkerRunner:
     "baseline"} for the course's code.
     box: student code runs confined in this box (sandbox/), its peak memory read from
     its cgroup. quiet: a context manager factory held around every call: the supervisor
-    freezes the student's box while the course's baseline is timed.
+    freezes the student's box while the course's baseline is timed. network: the box keeps
+    the host's network (only for a backend the instructor configured on other hosts).
     """
 
     def __init__(
@@ -168,9 +169,10 @@ class WorkerRunner:
         timeout_s: float = 300.0,
         box: Box | None = None,
         quiet: Callable[[], contextlib.AbstractContextManager] | None = None,
+        network: bool = False,
     ) -> None:
         self.target, self.label, self.timeout_s = target, label, timeout_s
-        self._args = (setup, env, mpi_ranks, box, quiet)
+        self._args = (setup, env, mpi_ranks, box, quiet, network)
         self.box, self.quiet, self.confined = box, quiet, None
         # The grader's end of the channel: a folder only root (or this user) can enter,
         # except for a confined worker, whose socket must be inside its own box.
@@ -188,7 +190,7 @@ class WorkerRunner:
         popen = dict(stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
         if box is not None:
             box.give(sock_dir)
-            self.confined = box.spawn(cmd, env=env, cwd=setup.get("cwd"), **popen)
+            self.confined = box.spawn(cmd, env=env, cwd=setup.get("cwd"), network=network, **popen)
             self.proc = self.confined.proc
         else:
             self.proc = subprocess.Popen(
@@ -324,7 +326,7 @@ class WorkerRunner:
         """A new process with the same setup: peak memory is read from fresh processes,
         because a process that already freed memory can reuse it without the kernel
         seeing a new peak."""
-        setup, env, ranks, box, quiet = self._args
+        setup, env, ranks, box, quiet, network = self._args
         return WorkerRunner(
             setup,
             self.target,
@@ -334,6 +336,7 @@ class WorkerRunner:
             timeout_s=self.timeout_s,
             box=box,
             quiet=quiet,
+            network=network,
         )
 
     def close(self) -> None:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import resources
 from .correctness import INPUT_DIR_ENV
-from .errors import AutograderError, CellCrashed
+from .errors import AutograderError, CellCrashed, GradingFault
 from .judge import judge_parts
 from .runners import WorkerRunner
 from .sandbox import Box
@@ -170,6 +171,20 @@ class Supervisor:
         self.env = worker_env()
         self._workers: dict[tuple, WorkerRunner] = {}
 
+    def _remote_env(self, kind: str | None) -> dict[str, str]:
+        """What a student's box needs to reach a backend configured on other hosts: the box
+        cannot see the grader's IPython folder, so the engines' connection file is copied in."""
+        if kind != "ipyparallel" or not resources.remote(kind):
+            return {}
+        source = resources.ipyparallel_connection_file()
+        if source is None or not source.is_file():
+            raise GradingFault(
+                f"AUTOGRADER_IPP_PROFILE names no connection file ({source} is missing): start the "
+                "cluster's ipcontroller first, or unset the variable to use local engines"
+            )
+        self.box.add_files([source])
+        return {resources.REMOTE_ENV[kind]: str(self.box.work / source.name)}
+
     def _candidate(self, ex: Exercise, target: str) -> WorkerRunner:
         key = (ex.resource, ex.launcher, ex.mpi_ranks if ex.launcher == "mpiexec" else 0)
         worker = self._workers.get(key)
@@ -182,10 +197,11 @@ class Supervisor:
                     setup,
                     target,
                     target,
-                    env=self.env,
+                    env={**self.env, **self._remote_env(ex.resource)},
                     mpi_ranks=ex.mpi_ranks if ex.launcher == "mpiexec" else None,
                     timeout_s=ex.timeout_s,
                     box=self.box,
+                    network=resources.remote(ex.resource),
                 )
             except CellCrashed as exc:
                 # A cell that kills or stalls the process (a crashing function called at
@@ -240,7 +256,8 @@ class Supervisor:
 
     def close(self) -> None:
         for worker in self._workers.values():
-            worker.close()
+            if worker is not None:  # None: its cells crashed the worker before it could start
+                worker.close()
         self.box.close()
         if self._input_dir is None:
             os.environ.pop(INPUT_DIR_ENV, None)

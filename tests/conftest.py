@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# What the issue allows each lecture and each lab in small mode on 2 cores.
+SMALL_MODE_BUDGET_S = 120
 TOY_LAB = Path(__file__).resolve().parent / "fixtures" / "toy_lab"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -199,3 +199,27 @@ def test_warnings_from_student_code_become_one_printed_note(toy_lab, capsys):
     out = capsys.readouterr()
     assert "[NOTE] sort: your code warned: UserWarning: this sort is deprecated" in out.out
     assert out.err == ""
+
+
+def test_an_error_in_a_pool_worker_names_the_workers_line_not_the_pools(tmp_path, monkeypatch):
+    """A pool re-raises a worker's error inside concurrent.futures; the sentence must point at the
+    student's line in the worker, which the parent's own traceback never reaches."""
+    import concurrent.futures as cf
+    import sys
+
+    from autograder.errors import BadSubmission
+    from autograder.invoke import call
+
+    (tmp_path / "divwork.py").write_text("def share(x):\n    return 10 // x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import divwork
+
+    def total(xs):
+        with cf.ProcessPoolExecutor(2) as pool:
+            return sum(pool.map(divwork.share, xs))
+
+    with pytest.raises(BadSubmission) as caught:
+        call(total, ([1, 0],), "total")
+    assert "ZeroDivisionError" in str(caught.value)
+    assert "in a worker, divwork.py line 2: return 10 // x" in str(caught.value)
+    sys.modules.pop("divwork", None)
