@@ -243,6 +243,8 @@ def values_file_edges(rng: np.random.Generator, small: bool) -> list[tuple]:
 # 2.4e-8 at worst (chunked merges to about 1e-10), while E[x^2] - E[x]^2 is off by 5.8e-6 at
 # best. Dividing by count instead of count - 1 is off by 1/count, at least 9.4e-7 here.
 MEAN_RTOL, VAR_RTOL = 1e-11, 2e-7
+# An honest population variance is as close to var * (n - 1) / n as a sample variance is to var.
+POPULATION_RTOL = 5e-8
 STATS_KEYS = ("count", "mean", "var")
 
 
@@ -282,8 +284,16 @@ def diagnose_stats(args: tuple, expected: object, got: object) -> str | None:
             "the mean is a little off: weight each chunk's mean by its number of values "
             "(the last chunk is shorter), or keep a running total"
         )
-    if math.isclose(g_var, var * (n - 1) / n, rel_tol=VAR_RTOL):
+    population = var * (n - 1) / n
+    if math.isclose(g_var, population, rel_tol=POPULATION_RTOL):
         return "that is the population variance (over count); var is the sample variance, over count - 1"
+    if math.isclose(g_var, population, rel_tol=VAR_RTOL):
+        # E[x^2] - E[x]^2 can land this near by chance: name both mistakes.
+        return (
+            "the variance is near the population variance (over count; var is over count - 1), or "
+            "sum(x**2)/n - mean**2 loses digits when the values are far larger than their spread "
+            "(use Welford's update, or combine chunks by their counts, means and squared deviations)"
+        )
     if math.isclose(g_var, math.sqrt(var), rel_tol=1e-6):
         return "that is the standard deviation; var is its square"
     if math.isclose(g_var, var, rel_tol=1e-3):  # rounding errors, not a missing term
