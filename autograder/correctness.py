@@ -140,22 +140,39 @@ def cases(exercise: Exercise, small: bool, n_random: int) -> tuple[list[Case], s
     return found, phrase
 
 
-def verify_outputs(exercise: Exercise, checked: list[Case], outputs: list[Any]) -> None:
-    """Raise WrongOutput at the first wrong output, with the exercise's diagnosis of it."""
+def verify_outputs(
+    exercise: Exercise, checked: list[Case], outputs: list[Any], reports: list[Any] | None = None
+) -> None:
+    """Raise WrongOutput at the first wrong output, with the exercise's diagnosis of it; then,
+    for the student's calls (``reports`` given, one per call, as the runner's Batch has them), at
+    the first call whose resource report ``exercise.after_call`` finds a problem with."""
     for i, (case, got) in enumerate(zip(checked, outputs)):
-        exp = case.expected
-        if exp is None:
-            continue
-        where = f"input {i + 1} of {len(checked)} ({case.origin})"
-        whole = got
-        if exp.positions is not None:
-            if not isinstance(got, np.ndarray) or got.shape[:1] != (exp.length,):
-                what = f"an array of shape {got.shape}" if isinstance(got, np.ndarray) else type(got).__name__
-                problem = f"the result should be an array of length {exp.length}, got {what}"
-                raise WrongOutput(f"wrong result on {where}: {problem}", i)
-            got = got[exp.positions]
-        problem = exercise.verify(exp.value, got)
+        _verify_one(exercise, case, got, f"input {i + 1} of {len(checked)} ({case.origin})", i)
+    if exercise.after_call is None or reports is None:
+        return
+    if len(reports) != len(checked) or any(r is None for r in reports):
+        # Nothing was read from the resource: what the exercise limits cannot be verified.
+        raise WrongOutput("the grader could not read what the resource saw during your calls", 0)
+    for i, (case, report) in enumerate(zip(checked, reports)):
+        problem = exercise.after_call(case.args, report)
         if problem:
-            full = exp.value if exp.positions is None else None
-            hint = exercise.diagnose(case.args, full, whole) if exercise.diagnose else None
-            raise WrongOutput(f"wrong result on {where}: {problem}", i, hint or "")
+            raise WrongOutput(f"on input {i + 1} of {len(checked)} ({case.origin}): {problem}", i)
+
+
+def _verify_one(exercise: Exercise, case: Case, got: Any, where: str, i: int) -> None:
+    """Raise WrongOutput when ``got`` is not what ``case`` expects."""
+    exp = case.expected
+    if exp is None:
+        return
+    whole = got
+    if exp.positions is not None:
+        if not isinstance(got, np.ndarray) or got.shape[:1] != (exp.length,):
+            what = f"an array of shape {got.shape}" if isinstance(got, np.ndarray) else type(got).__name__
+            problem = f"the result should be an array of length {exp.length}, got {what}"
+            raise WrongOutput(f"wrong result on {where}: {problem}", i)
+        got = got[exp.positions]
+    problem = exercise.verify(exp.value, got)
+    if problem:
+        full = exp.value if exp.positions is None else None
+        hint = exercise.diagnose(case.args, full, whole) if exercise.diagnose else None
+        raise WrongOutput(f"wrong result on {where}: {problem}", i, hint or "")

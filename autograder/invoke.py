@@ -79,6 +79,17 @@ def answer_value(obj: Any, name: str) -> Any:
     return obj
 
 
+def call_reported(fn: Callable[..., Any], args: tuple, name: str, resource: Any = None) -> tuple[Any, Any]:
+    """``call``, and what ``resource`` saw during it: a resource with a ``report()`` (a service
+    pool) is read just before the call, which starts its window, and just after; else None."""
+    report = getattr(resource, "report", None)
+    if not callable(report):
+        return call(fn, args, name), None
+    report()
+    out = call(fn, args, name)
+    return out, report()
+
+
 def call(fn: Callable[..., Any], args: tuple, name: str) -> Any:
     check_signature(fn, args, name)
     try:

@@ -71,14 +71,25 @@ def _first_missing(needs: tuple[str, ...] | list[str]) -> tuple[str, str] | None
 
 
 def _run_cases(exercise: Exercise, candidate: Any, checked: list[Case]) -> tuple[list[Any], list[float]]:
-    """Outputs of every case; for measurement exercises also each call's wall time, after
-    one excluded warm-up call (a first launch compiles, and would distort the first time)."""
+    """Outputs of every case, verified; for measurement exercises also each call's wall time,
+    after one excluded warm-up call (a first launch compiles, and would distort the first time)."""
     args = [case.args for case in checked]
     if exercise.check_measurements is None:
-        return candidate.run(args).outputs, []
+        batch = candidate.run(args)
+        verify_outputs(exercise, checked, batch.outputs, _reports(exercise, [batch]))
+        return batch.outputs, []
     candidate.run(args[:1])
     batches = [candidate.run([a]) for a in args]
-    return [b.outputs[0] for b in batches], [b.wall_s for b in batches]
+    outputs = [b.outputs[0] for b in batches]
+    verify_outputs(exercise, checked, outputs, _reports(exercise, batches))
+    return outputs, [b.wall_s for b in batches]
+
+
+def _reports(exercise: Exercise, batches: list[Any]) -> list[Any] | None:
+    """The student's calls' resource reports, in order, where the exercise judges them."""
+    if exercise.after_call is None:
+        return None
+    return [r for b in batches for r in (b.reports or [None] * len(b.outputs))]
 
 
 def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdict:
@@ -105,7 +116,6 @@ def judge_correctness(exercise: Exercise, candidate: Any, small: bool) -> Verdic
                 "the reference answers are not shipped with the lab; checked when graded.",
             )
         outputs, walls = _run_cases(exercise, candidate, checked)
-        verify_outputs(exercise, checked, outputs)
         note = ""
         if exercise.check_measurements is not None:
             missing = _first_missing(exercise.needs)

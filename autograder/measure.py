@@ -187,7 +187,8 @@ def measure(
             expected = cases(args)
             batch = side.runner.run(args, metric=metric, monitor=side.monitor and metric == "time")
             if side is c:
-                verify_outputs(exercise, expected, batch.outputs)
+                reports = (batch.reports or [None] * len(args)) if exercise.after_call else None
+                verify_outputs(exercise, expected, batch.outputs, reports)
                 return batch
             # The baseline is the course's own code: its outputs are verified too, so a
             # baseline that was tampered with, or a channel that was hijacked, is caught.

@@ -1,8 +1,9 @@
-"""Backends the grader provides to a student's function: a Dask client or a SparkSession.
+"""Backends the grader provides to a student's function: a Dask client, a SparkSession, an
+ipyparallel client, or a pool of the course's HTTP services.
 
 A real cluster is used when the instructor configures one; otherwise the embedded
-default (a Dask LocalCluster, Spark ``local[*]``). Each is started once per worker
-process and closed when the worker exits.
+default (a Dask LocalCluster, Spark ``local[*]``, local engines, service instances on
+loopback). Each is started once per worker process and closed when the worker exits.
 """
 
 from __future__ import annotations
@@ -123,9 +124,45 @@ def ipyparallel_client() -> Iterator[Any]:
         cluster.stop_cluster_sync()
 
 
+# The grader's service pool: instances enough to spread requests over, each with the
+# latency of a nearby web API; the lab's exercises choose which ids (and faults) they ask for.
+SERVICE_INSTANCES = 4
+SERVICE_LATENCY_S = 0.02
+
+
+@contextlib.contextmanager
+def service_pool() -> Iterator[Any]:
+    """Instances of autograder/services.py on this process's loopback (inside a worker's box, the
+    box's own), or the running instances AUTOGRADER_SERVICE_URLS names."""
+    from . import services
+
+    urls = os.environ.get(REMOTE_ENV["services"])
+    if urls:
+        try:
+            remote_pool = services.connect(urls)
+        except (RuntimeError, ValueError) as exc:
+            raise BackendMissing(f"{REMOTE_ENV['services']}: {exc}") from None
+        yield remote_pool
+        return
+    try:
+        pool_cm = services.service_pool(SERVICE_INSTANCES, SERVICE_LATENCY_S)
+        pool = pool_cm.__enter__()
+    except (RuntimeError, OSError) as exc:
+        raise BackendMissing(f"the course's HTTP services did not start: {exc}") from None
+    try:
+        yield pool
+    finally:
+        pool_cm.__exit__(None, None, None)
+
+
 def open_resource(kind: str, stack: contextlib.ExitStack) -> Any:
     """Start the resource an exercise asks for; None when it asks for none."""
-    providers = {"dask": dask_client, "spark": spark_session, "ipyparallel": ipyparallel_client}
+    providers = {
+        "dask": dask_client,
+        "spark": spark_session,
+        "ipyparallel": ipyparallel_client,
+        "services": service_pool,
+    }
     if kind in providers:
         return stack.enter_context(providers[kind]())
     return None

@@ -28,8 +28,8 @@ import psutil
 from . import capacity, channel, wire
 from .capacity import Capacity
 from .cpu_monitor import CpuEvidence, CpuMonitor
-from .errors import BackendMissing, BadSubmission, CellCrashed
-from .invoke import answer_value, call
+from .errors import BackendMissing, BadSubmission, CellCrashed, GradingFault
+from .invoke import answer_value, call, call_reported
 from .sandbox.box import status_kib
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class Batch:
     cpu: CpuEvidence | None = None
     peak_bytes: int | None = None
     cpu_s: float | None = None  # the worker's CPU time over the batch, children included
+    reports: list[Any] | None = None  # per call, what the resource saw (Exercise.after_call)
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -113,14 +114,22 @@ class InProcessRunner:
                 if not was_tracing:
                     tracemalloc.stop()
             return Batch([wire.plain(out)], 0.0, peak_bytes=max(0, peak))
-        outs = []
+        outs, reports = [], []
+        resource = self.prefix[0] if self.prefix else None
         mon = CpuMonitor(os.getpid()) if monitor else contextlib.nullcontext()
         with mon:
             t0 = time.perf_counter()
             for args in args_list:
-                outs.append(call(self.fn, self.prefix + tuple(args), self.label))
+                out, report = call_reported(self.fn, self.prefix + tuple(args), self.label, resource)
+                outs.append(out)
+                reports.append(wire.plain(report))
             wall = time.perf_counter() - t0
-        return Batch([wire.plain(o) for o in outs], wall, mon.evidence if monitor else None)
+        return Batch(
+            [wire.plain(o) for o in outs],
+            wall,
+            mon.evidence if monitor else None,
+            reports=reports if any(r is not None for r in reports) else None,
+        )
 
     def value(self) -> Any:
         return wire.plain(answer_value(self.fn, self.label))
@@ -156,6 +165,9 @@ class WorkerRunner:
     its cgroup. quiet: a context manager factory held around every call: the supervisor
     freezes the student's box while the course's baseline is timed. network: the box keeps
     the host's network (only for a backend the instructor configured on other hosts).
+    companion(pid): started beside a confined worker once its box exists (the services a
+    lab's code talks to); its ``report()``, read from here around each batch, replaces the
+    reports the worker sends, and it is closed with the worker.
     """
 
     def __init__(
@@ -170,10 +182,12 @@ class WorkerRunner:
         box: Box | None = None,
         quiet: Callable[[], contextlib.AbstractContextManager] | None = None,
         network: bool = False,
+        companion: Callable[[int], Any] | None = None,
     ) -> None:
         self.target, self.label, self.timeout_s = target, label, timeout_s
-        self._args = (setup, env, mpi_ranks, box, quiet, network)
+        self._args = (setup, env, mpi_ranks, box, quiet, network, companion)
         self.box, self.quiet, self.confined = box, quiet, None
+        self.companion: Any = None  # what the grader runs beside a confined worker (its services)
         # The grader's end of the channel: a folder only root (or this user) can enter,
         # except for a confined worker, whose socket must be inside its own box.
         self._dir = tempfile.mkdtemp(prefix="autograder-")
@@ -192,6 +206,12 @@ class WorkerRunner:
             box.give(sock_dir)
             self.confined = box.spawn(cmd, env=env, cwd=setup.get("cwd"), network=network, **popen)
             self.proc = self.confined.proc
+            if companion is not None:
+                try:
+                    self.companion = companion(self.proc.pid)
+                except (OSError, RuntimeError) as exc:
+                    self.close()
+                    raise GradingFault(f"the grader's services for {label} did not start: {exc}") from None
         else:
             self.proc = subprocess.Popen(
                 cmd,
@@ -293,6 +313,8 @@ class WorkerRunner:
         else:
             mem = PeakMemory(self.proc.pid)
         mon = CpuMonitor(self.proc.pid) if monitor else contextlib.nullcontext()
+        if self.companion is not None:
+            self._companion_report()  # the window of this batch starts here
         with self._quiet(), self._talking(), mem, mon:
             cpu0 = _cpu_seconds(self.proc.pid)
             # The clock runs from sending the inputs to receiving the outputs, so
@@ -302,16 +324,28 @@ class WorkerRunner:
             raw = channel.recv_bytes(self.sock)
             wall = time.perf_counter() - t0
             cpu1 = _cpu_seconds(self.proc.pid)
-        outputs = self._checked(wire.decode(raw))
+        reply = wire.decode(raw)
+        outputs = self._checked(reply)
         if not isinstance(outputs, list) or len(outputs) != len(args_list):
             raise BadSubmission(f"the worker for {self.label} sent a malformed reply")
+        if self.companion is not None:
+            # What the grader's own services saw over the whole batch, for every call in it; what
+            # the student's process says it saw is never used.
+            reply["reports"] = [self._companion_report()] * len(args_list)
         return Batch(
             outputs,
             wall,
             mon.evidence if monitor else None,
             mem.peak_bytes if metric == "peak_memory" else None,
             cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None,
+            reply.get("reports") if isinstance(reply.get("reports"), list) else None,
         )
+
+    def _companion_report(self) -> Any:
+        try:
+            return wire.plain(self.companion.report())
+        except (OSError, ValueError) as exc:
+            raise GradingFault(f"the grader could not read its services' counters: {exc}") from None
 
     def value(self) -> Any:
         return self._checked(self._exchange({"op": "value", "target": self.target}))
@@ -326,7 +360,7 @@ class WorkerRunner:
         """A new process with the same setup: peak memory is read from fresh processes,
         because a process that already freed memory can reuse it without the kernel
         seeing a new peak."""
-        setup, env, ranks, box, quiet, network = self._args
+        setup, env, ranks, box, quiet, network, companion = self._args
         return WorkerRunner(
             setup,
             self.target,
@@ -337,9 +371,14 @@ class WorkerRunner:
             box=box,
             quiet=quiet,
             network=network,
+            companion=companion,
         )
 
     def close(self) -> None:
+        if self.companion is not None:
+            with contextlib.suppress(Exception):
+                self.companion.close()
+            self.companion = None
         if self.confined is not None:
             with contextlib.suppress(Exception):
                 channel.send(self.sock, {"op": "exit"})

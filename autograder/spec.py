@@ -24,7 +24,7 @@ from .verify import Verifier, exact
 NEEDS = ("gpu", "mpi", "spark", "dask", "ipyparallel", "cores", "compiler", "java")
 
 Metric = Literal["answer", "time", "peak_memory"]
-Resource = Literal["none", "dask", "spark", "ipyparallel"]
+Resource = Literal["none", "dask", "spark", "ipyparallel", "services"]
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,13 @@ class Exercise:
     needs: hardware or backends without which the speed part is skipped (and the
         ``full`` part of ``check_measurements``).
     fallback: what runs instead when a need is missing (said in the skip message).
-    resource: a Dask client, SparkSession or ipyparallel client the grader creates and
-        passes first (embedded LocalCluster / local[*] / local engines unless configured).
+    resource: a Dask client, SparkSession, ipyparallel client or pool of HTTP services
+        (autograder/services.py) the grader creates and passes first (embedded
+        LocalCluster / local[*] / local engines / loopback instances unless configured).
+    after_call(args, report) -> problem or None: judges what the resource saw during one
+        call of the student's function, read from the resource just before and just after
+        it (a service pool's report: the most requests in flight at once, the items served),
+        for limits an output cannot show; checked with every output, in both processes.
     launcher: "mpiexec" runs the target on every rank of ``mpiexec -n mpi_ranks``,
         called as target(comm, *args); rank 0's return value is graded.
     correct_hint, speed_hint: one hint each, shown only when that part fails (the speed
@@ -97,6 +102,7 @@ class Exercise:
     needs: tuple[str, ...] = ()
     fallback: str = ""
     resource: Resource = "none"
+    after_call: Callable[[tuple, Any], str | None] | None = None
     launcher: Literal["call", "mpiexec"] = "call"
     mpi_ranks: int = 2
     correct_hint: str = ""
@@ -117,6 +123,8 @@ class Exercise:
             # The baseline gets the client or communicator; expected outputs are computed
             # in the grader's own process, which has neither.
             raise ValueError(f"exercise {self.name!r}: give a plain reference(*args) for expected outputs")
+        if self.after_call is not None and self.resource == "none":
+            raise ValueError(f"exercise {self.name!r}: after_call reads a resource; name one")
         if self.min_speedup is not None and self.baseline is None:
             raise ValueError(f"exercise {self.name!r}: a speed bar needs a baseline to time against")
 

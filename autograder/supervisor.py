@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import resources
+from . import resources, services
 from .correctness import INPUT_DIR_ENV
 from .errors import AutograderError, CellCrashed, GradingFault
 from .judge import judge_parts
@@ -185,6 +185,25 @@ class Supervisor:
         self.box.add_files([source])
         return {resources.REMOTE_ENV[kind]: str(self.box.work / source.name)}
 
+    def _owns_services(self, kind: str | None) -> bool:
+        """The grader runs a lab's services itself, as root, in the student's box's network
+        namespace. Without root they start inside the box, and their counters are read
+        from the student's own process (a limit `autograder doctor` states)."""
+        return kind == "services" and not resources.remote(kind) and self.box.mode == "root"
+
+    def _services_env(self, kind: str | None) -> dict[str, str]:
+        if not self._owns_services(kind):
+            return {}
+        ports = range(services.FIRST_OWNED_PORT, services.FIRST_OWNED_PORT + resources.SERVICE_INSTANCES)
+        return {services.URLS_ENV: ",".join(f"http://127.0.0.1:{port}" for port in ports)}
+
+    def _services(self, kind: str | None) -> Callable[[int], Any] | None:
+        if not self._owns_services(kind):
+            return None
+        return lambda pid: services.start_in_namespace(
+            pid, resources.SERVICE_INSTANCES, resources.SERVICE_LATENCY_S
+        )
+
     def _candidate(self, ex: Exercise, target: str) -> WorkerRunner:
         key = (ex.resource, ex.launcher, ex.mpi_ranks if ex.launcher == "mpiexec" else 0)
         worker = self._workers.get(key)
@@ -197,11 +216,12 @@ class Supervisor:
                     setup,
                     target,
                     target,
-                    env={**self.env, **self._remote_env(ex.resource)},
+                    env={**self.env, **self._remote_env(ex.resource), **self._services_env(ex.resource)},
                     mpi_ranks=ex.mpi_ranks if ex.launcher == "mpiexec" else None,
                     timeout_s=ex.timeout_s,
                     box=self.box,
                     network=resources.remote(ex.resource),
+                    companion=self._services(ex.resource),
                 )
             except CellCrashed as exc:
                 # A cell that kills or stalls the process (a crashing function called at

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import capacity, channel, wire
 from .errors import AutograderError, BadSubmission
-from .invoke import answer_value, call
+from .invoke import answer_value, call_reported
 from .resources import open_resource
 
 CELL_MARK = "\x00autograder-cell "
@@ -93,6 +93,7 @@ class _Serve:
         self, namespace: dict[str, Any], failures: list[str], resource: Any, comm: Any = None
     ) -> None:
         self.ns, self.failures, self.resource, self.comm = namespace, failures, resource, comm
+        self.reports: list[Any] = []  # what the resource saw during each call of the last batch
 
     def target(self, name: str) -> Any:
         if name not in self.ns:
@@ -113,7 +114,12 @@ class _Serve:
         elif self.resource is not None:
             prefix = (self.resource,)
         label = msg.get("label") or name
-        return [wire.plain(call(obj, prefix + tuple(args), label)) for args in msg["args"]]
+        outputs, self.reports = [], []
+        for args in msg["args"]:
+            out, report = call_reported(obj, prefix + tuple(args), label, self.resource)
+            outputs.append(wire.plain(out))
+            self.reports.append(wire.plain(report))
+        return outputs
 
 
 WORKER_PID = os.getpid()
@@ -121,7 +127,10 @@ WORKER_PID = os.getpid()
 
 def _answer(msg: dict[str, Any], serve: _Serve) -> dict[str, Any]:
     try:
+        serve.reports = []
         reply = {"ok": True, "result": serve.handle(msg)}
+        if any(r is not None for r in serve.reports):
+            reply["reports"] = serve.reports
     except AutograderError as exc:
         reply = {"ok": False, "error": str(exc)}
     if os.getpid() != WORKER_PID:

@@ -223,3 +223,105 @@ def test_an_error_in_a_pool_worker_names_the_workers_line_not_the_pools(tmp_path
     assert "ZeroDivisionError" in str(caught.value)
     assert "in a worker, divwork.py line 2: return 10 // x" in str(caught.value)
     sys.modules.pop("divwork", None)
+
+
+_SERVICE_LAB = """
+from autograder import Exercise, services
+
+
+def ids(rng, small):
+    found = []
+    while len(found) < 6:
+        i = int(rng.integers(1, 10**6))
+        if services.fault_of(i) is None:
+            found.append(i)
+    return (found,)
+
+
+def values(ids):
+    return [services.record(i)["value"] for i in ids]
+
+
+def serial(pool, ids):
+    return [services.get_json(f"{pool.urls[0]}/item/{i}")["value"] for i in ids]
+
+
+def one_at_a_time(args, report):
+    worst = max(inst["max_in_flight"] for inst in report["instances"])
+    return None if worst <= 1 else f"{worst} requests were in flight at once; the limit is 1"
+
+
+EXERCISES = [
+    Exercise(
+        name="polite",
+        title="One request at a time",
+        make_input=ids,
+        baseline=serial,
+        reference=values,
+        resource="services",
+        after_call=one_at_a_time,
+        baseline_cpu_bound=False,
+        correct_hint="one request at a time",
+    )
+]
+"""
+
+
+def _all_at_once(pool, ids):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder import services
+
+    with ThreadPoolExecutor(len(ids) or 1) as ex:
+        return list(ex.map(lambda i: services.get_json(f"{pool.urls[0]}/item/{i}")["value"], ids))
+
+
+def test_after_call_reads_the_resource_after_each_call_in_the_kernel_and_when_graded(tmp_path):
+    """Exercise.after_call: what a service pool saw during each call of the student's function
+    fails the check with the exercise's sentence, in the self-check and through the supervisor's
+    worker (the reports cross the wire beside the outputs)."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from autograder.supervisor import grade_notebook
+
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "checks.py").write_text(_SERVICE_LAB)
+    from autograder import services
+
+    serial = lambda pool, ids: [services.get_json(f"{pool.urls[0]}/item/{i}")["value"] for i in ids]  # noqa: E731
+    [v] = check("polite", serial, part="correct", lab=lab)
+    assert v.passed
+    with pytest.raises(CheckFailed) as failed:
+        check("polite", _all_at_once, part="correct", lab=lab)
+    (line,) = failed.value.lines
+    assert "requests were in flight at once; the limit is 1" in line and "Hint: one request at a time" in line
+
+    cells = {
+        "serial": "from autograder import services\n"
+        "def f(pool, ids):\n"
+        "    return [services.get_json(f'{pool.urls[0]}/item/{i}')['value'] for i in ids]\n",
+        "threads": "from concurrent.futures import ThreadPoolExecutor\nfrom autograder import services\n"
+        "def f(pool, ids):\n"
+        "    with ThreadPoolExecutor(6) as ex:\n"
+        "        return list(ex.map(lambda i: services.get_json(f'{pool.urls[0]}/item/{i}')['value'],"
+        " ids))\n",
+    }
+    statuses = {}
+    for name, source in cells.items():
+        test = new_code_cell('check("polite", f, part="correct")')
+        test.metadata["nbgrader"] = {"solution": False, "grade": True, "grade_id": "t", "points": 1}
+        nb = new_notebook(cells=[new_code_cell(source), test])
+        submission = tmp_path / name
+        submission.mkdir()
+        (verdict,) = [v for vs in grade_notebook(nb, lab, submission, small=True).values() for v in vs]
+        statuses[name] = (verdict.status, verdict.message)
+    assert statuses["serial"][0] == "pass", statuses
+    assert statuses["threads"][0] == "fail" and "the limit is 1" in statuses["threads"][1], statuses
+
+
+def test_after_call_needs_a_resource():
+    from autograder import Exercise
+
+    with pytest.raises(ValueError, match="after_call reads a resource"):
+        Exercise(name="x", title="x", make_input=lambda rng, small: (1,), baseline=abs, after_call=print)

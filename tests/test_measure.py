@@ -132,10 +132,13 @@ def test_every_speed_check_names_a_marginal_variant_that_is_right(no_requirement
     (an honest solution about 1.25x past the bar) for both input-size modes, and that
     variant gives the reference's output. Checks that need hardware (a GPU, MPI, ...) are
     left out: their variants can only be tuned where the hardware is. No timing here."""
+    import contextlib
+
     import numpy as np
     from conftest import ROOT
 
     from autograder import stability
+    from autograder.resources import open_resource
     from autograder.spec import private_module
 
     seen = 0
@@ -147,10 +150,13 @@ def test_every_speed_check_names_a_marginal_variant_that_is_right(no_requirement
             name = stability.marginal_function(lab, ex, small)
             assert name, f"{lab.name}/_reference.py: MARGINAL names no variant of {ex.name} ({small=})"
             variant, reference = getattr(module, name), ex.reference_fn()
-            for seed in range(3):
-                args = ex.make_input(np.random.default_rng(seed), True)
-                problem = ex.verify(reference(*args), variant(*args))
-                assert problem is None, f"{lab.name}/{ex.name}: {name} on input {seed}: {problem}"
+            with contextlib.ExitStack() as stack:  # the client or service pool the grader passes first
+                resource = open_resource(ex.resource, stack)
+                prefix = () if resource is None else (resource,)
+                for seed in range(3):
+                    args = ex.make_input(np.random.default_rng(seed), True)
+                    problem = ex.verify(reference(*args), variant(*prefix, *args))
+                    assert problem is None, f"{lab.name}/{ex.name}: {name} on input {seed}: {problem}"
             seen += 1
     assert seen >= 4  # lab 01: fast-report and stream-file, in both modes
 

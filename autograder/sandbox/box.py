@@ -118,7 +118,9 @@ def describe_mode(mode: str) -> str:
         "userns": "student code runs in its own user, mount, PID and network namespaces with "
         "only its own files, but keeps your uid outside them; memory is capped by address "
         "space, processes per user, disk per file; peak memory is the measured process's "
-        "own, not its children's. Run the grader as root for the full sandbox.",
+        "own, not its children's; a lab's HTTP services (unit 03) run inside the box, so "
+        "their counters are read from the student's own process. Run the grader as root for "
+        "the full sandbox.",
         "none": "nothing isolates student code here: it runs as you, can read solutions/ and "
         "the gradebook, and has no limits. Grade on Linux, as root or with user namespaces.",
     }[mode]
