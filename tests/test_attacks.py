@@ -18,10 +18,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from attacks.lab01 import ATTACKS, BASES, MARKER
+from attacks import lab01 as serial_lab
+from attacks import lab04 as parallel_lab
+from attacks.lab01 import MARKER
 from conftest import ROOT
 from grading import fill, graded_cells, reference, solution_cells
-from lab01_submissions import EXTRAS, LAB, NOTEBOOK
 
 from autograder import course
 from autograder.batch.run import grade_class
@@ -33,7 +34,8 @@ pytestmark = pytest.mark.skipif(
     isolation_mode() != "root", reason=f"needs the root sandbox (this machine: {isolation_mode()})"
 )
 SCALE = "0.15"  # time limits scaled down: the stuck kernel and the endless loop cost less
-SPEED_CELLS = ("ex2-speed", "ex3-memory")  # what slow-but-correct code loses here
+# The parallel lab's corpus grades its pools in about 5 minutes more: make test-full.
+CORPORA = [(serial_lab, ()), (parallel_lab, (pytest.mark.full,))]
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -41,8 +43,8 @@ def _digests(root: Path) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
 
 
-def _submission(attack, release, solution) -> nbformat.NotebookNode:
-    answers = solution_cells(solution) if attack.base == "reference" else BASES[attack.base]
+def _submission(corpus, attack, release, solution) -> nbformat.NotebookNode:
+    answers = solution_cells(solution) if attack.base == "reference" else corpus.BASES[attack.base]
     nb = fill(release, {**answers, **attack.answers}) if attack.base != "reference" else reference(solution)
     nb = fill(nb, attack.answers)
     for grade_id, source in attack.tests.items():
@@ -59,57 +61,81 @@ def _submission(attack, release, solution) -> nbformat.NotebookNode:
     return nb
 
 
-def _expected(attack, points: dict[str, float]) -> dict[str, float]:
-    lost = set(attack.lost) | (set(SPEED_CELLS) if attack.base == "slow" else set())
+def _expected(corpus, attack, points: dict[str, float]) -> dict[str, float]:
+    lost = set(attack.lost) | (set(corpus.SPEED_CELLS) if attack.base == "slow" else set())
     if attack.base == "wrong":
         lost = set(points)
     return {cell: (0.0 if cell in lost else p) for cell, p in points.items()}
 
 
-@pytest.fixture(scope="module")
-def graded():
+_RUNS: dict[str, tuple] = {}
+
+
+@pytest.fixture(scope="module", params=[pytest.param(c, marks=m, id=c.LAB) for c, m in CORPORA])
+def corpus(request):
+    return request.param
+
+
+@pytest.fixture
+def graded(corpus):
+    return _graded_run(corpus)
+
+
+def _graded_run(corpus):
+    """The corpus of one lab graded as a class, once per test session."""
+    if corpus.LAB not in _RUNS:
+        _RUNS[corpus.LAB] = _grade_corpus(corpus)
+    return _RUNS[corpus.LAB]
+
+
+def _grade_corpus(corpus):
+    lab, notebook = corpus.LAB, corpus.NOTEBOOK
     root = course.scratch_course(ROOT)
-    course.nbgrader(root, "generate_assignment", LAB, "--force")
-    private = root / "solutions" / LAB / "_reference.py"
+    course.nbgrader(root, "generate_assignment", lab, "--force")
+    private = root / "solutions" / lab / "_reference.py"
     private.write_text(private.read_text() + f"\n# {MARKER}\n")
-    release = nbformat.read(root / "labs" / LAB / NOTEBOOK, as_version=4)
-    solution = nbformat.read(root / "solutions" / LAB / NOTEBOOK, as_version=4)
-    for attack in ATTACKS:
-        folder = root / "submitted" / attack.name / LAB
+    release = nbformat.read(root / "labs" / lab / notebook, as_version=4)
+    solution = nbformat.read(root / "solutions" / lab / notebook, as_version=4)
+    for attack in corpus.ATTACKS:
+        folder = root / "submitted" / attack.name / lab
         folder.mkdir(parents=True)
-        nbformat.write(_submission(attack, release, solution), folder / NOTEBOOK)
-        for extra in EXTRAS:
-            (folder / extra).write_bytes((root / "labs" / LAB / extra).read_bytes())
+        nbformat.write(_submission(corpus, attack, release, solution), folder / notebook)
+        for extra in corpus.EXTRAS:
+            (folder / extra).write_bytes((root / "labs" / lab / extra).read_bytes())
     before = _digests(root)
     old = os.environ.get("AUTOGRADER_BUDGET_SCALE")
     os.environ["AUTOGRADER_BUDGET_SCALE"] = SCALE
     start = time.perf_counter()
     try:
-        run = grade_class(root, LAB)
+        run = grade_class(root, lab)
     finally:
         os.environ.pop("AUTOGRADER_BUDGET_SCALE") if old is None else os.environ.update(
             AUTOGRADER_BUDGET_SCALE=old
         )
     seconds = time.perf_counter() - start
-    print(f"\nattack corpus: {len(ATTACKS)} submissions graded in {seconds:.0f} s")
-    yield root, run, graded_cells(release), before
+    print(f"\n{lab} attack corpus: {len(corpus.ATTACKS)} submissions graded in {seconds:.0f} s")
+    return root, run, graded_cells(release), before
 
 
-def _cell_scores(root: Path, student: str) -> dict[str, float]:
+def _cell_scores(root: Path, corpus, student: str) -> dict[str, float]:
     from nbgrader.api import Gradebook
 
     with Gradebook(course.nbgrader_env(root)["AUTOGRADER_GRADEBOOK"]) as gb:
-        sub = gb.find_submission_notebook(Path(NOTEBOOK).stem, LAB, student)
+        sub = gb.find_submission_notebook(Path(corpus.NOTEBOOK).stem, corpus.LAB, student)
         return {g.name: g.score or 0.0 for g in sub.grades if g.max_score}
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
-def test_an_attack_earns_nothing_it_should_not(graded, attack):
+@pytest.mark.parametrize(
+    "corpus, attack",
+    [pytest.param(c, a, marks=m, id=f"{c.LAB}-{a.name}") for c, m in CORPORA for a in c.ATTACKS],
+    indirect=["corpus"],
+)
+def test_an_attack_earns_nothing_it_should_not(graded, corpus, attack):
     root, run, points, _ = graded
     result = next(r for r in run.results if r.student == attack.name)
     assert result.outcome == "graded", result.reason
-    assert _cell_scores(root, attack.name) == _expected(attack, points), result.summary()
-    nb = nbformat.read(root / "autograded" / attack.name / LAB / NOTEBOOK, as_version=4)
+    assert _cell_scores(root, corpus, attack.name) == _expected(corpus, attack, points), result.summary()
+    nb = nbformat.read(root / "autograded" / attack.name / corpus.LAB / corpus.NOTEBOOK, as_version=4)
     outputs = {
         c.metadata.get("nbgrader", {}).get("grade_id"): json.dumps(c.get("outputs", []))
         for c in nb.cells
@@ -119,11 +145,12 @@ def test_an_attack_earns_nothing_it_should_not(graded, attack):
         assert phrase in outputs[cell], f"{cell}: {outputs[cell][:600]}"
 
 
-def test_the_grade_stands_after_grading(graded):
+def test_the_grade_stands_after_grading(graded, corpus):
     """A daemon left to rewrite the gradebook after nbgrader exits finds nothing to run on."""
     root, *_ = graded
     time.sleep(3)
-    assert sum(_cell_scores(root, "files-and-gradebook").values()) == 0
+    if corpus is serial_lab:
+        assert sum(_cell_scores(root, corpus, "files-and-gradebook").values()) == 0
     left = subprocess.run(["pgrep", "-u", SANDBOX_USER], capture_output=True, text=True).stdout.split()
     assert left == [], f"processes of {SANDBOX_USER} outlived grading: {left}"
     mounts = [line for line in Path("/proc/mounts").read_text().splitlines() if "/box-" in line]
@@ -131,14 +158,14 @@ def test_the_grade_stands_after_grading(graded):
     assert mounts == [] and groups == [], f"boxes left behind: {mounts} {groups}"
 
 
-def test_trusted_files_are_unchanged_and_private_ones_never_reach_students(graded):
+def test_trusted_files_are_unchanged_and_private_ones_never_reach_students(graded, corpus):
     root, run, _, before = graded
     assert _digests(root) == before
     exposed = [p for p in (root / "autograded").rglob("*") if p.is_file()]
     exposed += [p for p in (root / "grading").rglob("*") if p.is_file() and "logs" not in p.parts]
     for path in exposed:
         assert MARKER.encode() not in path.read_bytes(), f"the private marker reached {path}"
-    nb = nbformat.read(root / "autograded" / "files-and-gradebook" / LAB / NOTEBOOK, as_version=4)
+    nb = nbformat.read(root / "autograded" / corpus.REPORTER / corpus.LAB / corpus.NOTEBOOK, as_version=4)
     report = next(
         o["text"] for c in nb.cells for o in c.get("outputs", []) if "ATTACK-REPORT" in o.get("text", "")
     )
@@ -146,8 +173,8 @@ def test_trusted_files_are_unchanged_and_private_ones_never_reach_students(grade
     assert "gradebook.db" not in report and "_reference.py" not in report, report
 
 
-def test_a_deaf_kernel_costs_its_budget_not_nbgraders_timeout(graded):
-    _, run, points, _ = graded
+def test_a_deaf_kernel_costs_its_budget_not_nbgraders_timeout():
+    _, run, points, _ = _graded_run(serial_lab)
     result = next(r for r in run.results if r.student == "deaf-kernel")
     assert result.score == sum(points.values()) - points["ex3-memory"]  # its hidden memory
     assert "time budget" in result.reason

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab01_submissions import SLOW_BUT_CORRECT, WRONG_BUT_FAST
+from lab01_submissions import EXTRAS, LAB, NOTEBOOK, SLOW_BUT_CORRECT, WRONG_BUT_FAST
+
+__all__ = ["ATTACKS", "BASES", "EXTRAS", "LAB", "MARKER", "NOTEBOOK", "REPORTER", "SPEED_CELLS"]
 
 # A marker the test writes into the private _reference.py of its scratch course.
 MARKER = "PRIVATE-REFERENCE-MARKER-7f3a9c"
@@ -252,3 +254,5 @@ ATTACKS = [
 ]
 
 BASES = {"slow": SLOW_BUT_CORRECT, "wrong": WRONG_BUT_FAST}
+SPEED_CELLS = ("ex2-speed", "ex3-memory")  # what slow-but-correct code loses here
+REPORTER = "files-and-gradebook"  # the attack that prints what it could read and write
