@@ -17,6 +17,11 @@ from dataclasses import asdict, dataclass
 
 import psutil
 
+# The window before each call in which the monitored tree should be idle, and the share of
+# it a thread may compute and still count as idle (a pool's idle workers use next to none).
+BACKGROUND_WINDOW_S = 0.02
+BACKGROUND_SHARE = 0.2
+
 
 @dataclass(frozen=True)
 class CpuEvidence:
@@ -78,6 +83,36 @@ def _process_times(procs: list[psutil.Process]) -> dict[int, float]:
     return times
 
 
+def _on_cpu_ns(pid: int, tid: int) -> int:
+    """Nanoseconds a thread has run (schedstat: exact, where /proc's CPU times count 10 ms ticks)."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _threads(procs: list[psutil.Process]) -> list[tuple[int, int]]:
+    found = []
+    for proc in procs:
+        try:
+            found += [(proc.pid, t.id) for t in proc.threads()]
+        except psutil.Error:
+            continue
+    return found
+
+
+def busy_between_calls(root: psutil.Process, window_s: float, skip: set[int]) -> set[tuple[int, int]]:
+    """Threads of the tree that computed while no call was running (the window just before
+    one): a CPU burner started beside serial code is not evidence that the call ran in
+    parallel, so the monitor leaves such threads out of what it counts."""
+    threads = [t for t in _threads(_tree(root)) if t[1] not in skip]
+    before = {t: _on_cpu_ns(*t) for t in threads}
+    time.sleep(window_s)
+    limit = BACKGROUND_SHARE * window_s * 1e9
+    return {t for t in threads if _on_cpu_ns(*t) - before[t] > limit}
+
+
 def _reaped(root: psutil.Process) -> float:
     try:
         ct = root.cpu_times()
@@ -89,17 +124,26 @@ def _reaped(root: psutil.Process) -> float:
 class CpuMonitor:
     """Context manager: ``with CpuMonitor(pid) as mon: ...; mon.evidence``."""
 
-    def __init__(self, pid: int, interval_s: float = 0.01) -> None:
+    def __init__(self, pid: int, interval_s: float = 0.01, leave_out_background: bool = False) -> None:
         self.root = psutil.Process(pid)
         self.interval_s = interval_s
+        self.leave_out_background = leave_out_background
         self._skip: set[int] = set()
+        self._background_procs: set[int] = set()  # processes (not the root) busy before the call
+        self._background_root: set[int] = set()  # threads of the root busy before the call
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.evidence: CpuEvidence | None = None
 
     def _sample(self) -> tuple[dict[tuple[int, int], float], dict[int, float]]:
-        procs = _tree(self.root)
-        return _thread_times(procs, self._skip), _process_times(procs)
+        procs = [p for p in _tree(self.root) if p.pid not in self._background_procs]
+        return _thread_times(procs, self._skip | self._background_root), _process_times(procs)
+
+    def _root_background_s(self) -> float:
+        total = 0.0
+        for tid in self._background_root:
+            total += _on_cpu_ns(self.root.pid, tid) / 1e9
+        return total
 
     def _loop(self) -> None:
         self._skip.add(threading.get_native_id())
@@ -116,6 +160,11 @@ class CpuMonitor:
         self._sampler_cpu = time.thread_time()
 
     def __enter__(self) -> CpuMonitor:
+        if self.leave_out_background:
+            busy = busy_between_calls(self.root, BACKGROUND_WINDOW_S, self._skip)
+            self._background_root = {tid for pid, tid in busy if pid == self.root.pid}
+            self._background_procs = {pid for pid, _ in busy if pid != self.root.pid}
+        self._root_background0 = self._root_background_s()
         self._peak = 0
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._sampler_cpu = 0.0
@@ -146,6 +195,8 @@ class CpuMonitor:
         cpu += max(0.0, reaped - gone)
         if self.root.pid == os.getpid():
             cpu = max(0.0, cpu - self._sampler_cpu)  # the sampler is not the code measured
+        # The root's own counter includes its background threads: take their time out.
+        cpu = max(0.0, cpu - (self._root_background_s() - self._root_background0))
         # CPU that no sample saw on a thread (threads that lived and ended between two
         # samples, the last moments of others) is counted as the busiest thread's: short
         # threads cannot pass for well-shared work.

@@ -312,10 +312,13 @@ class WorkerRunner:
             mem = _ConfinedPeak(self.confined)
         else:
             mem = PeakMemory(self.proc.pid)
-        mon = CpuMonitor(self.proc.pid) if monitor else contextlib.nullcontext()
+        # Threads busy before the call are left out of its evidence; not under MPI, whose
+        # waiting ranks spin between calls by design.
+        background = not self._args[2]
+        mon = CpuMonitor(self.proc.pid, leave_out_background=background) if monitor else None
         if self.companion is not None:
             self._companion_report()  # the window of this batch starts here
-        with self._quiet(), self._talking(), mem, mon:
+        with self._quiet(), self._talking(), mem, mon or contextlib.nullcontext():
             cpu0 = _cpu_seconds(self.proc.pid)
             # The clock runs from sending the inputs to receiving the outputs, so
             # nothing the worker does can start early or be left out.

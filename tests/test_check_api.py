@@ -181,6 +181,49 @@ def test_cpu_of_threads_that_ended_between_samples_is_counted():
     assert ev.busiest_share > 0.8, ev.summary()
 
 
+def _spin_threads(seconds: float) -> None:
+    """Two pure-Python threads: they hold the GIL, so they take turns on one core."""
+    import threading
+
+    def spin():
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    threads = [threading.Thread(target=spin) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@pytest.mark.parametrize("leave_out", [False, True], ids=["counted", "left-out"])
+def test_a_cpu_burner_started_before_the_call_is_not_parallel_evidence(leave_out):
+    """Serial (GIL-bound) work beside a burner that was already running: the burner is left
+    out, so the call shows one core's work; counted, it would look like two cores busy."""
+    import subprocess
+    import sys
+
+    from autograder.cpu_monitor import CpuMonitor
+    from autograder.hardware import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("needs 2 cores")
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        with CpuMonitor(os.getpid(), leave_out_background=leave_out) as mon:
+            _spin_threads(0.4)
+    finally:
+        burner.kill()
+        burner.wait()
+    cores = mon.evidence.mean_concurrency
+    if leave_out:
+        assert cores < 1.15, mon.evidence.summary()
+    else:
+        assert cores > 1.3, f"the burner should have counted here: {mon.evidence.summary()}"
+
+
 def test_dask_client_is_provided_by_the_grader(toy_lab):
     work = _work(toy_lab)
     [v] = check("dask-total", work.dask_total, part="correct", lab=toy_lab)

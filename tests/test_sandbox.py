@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +16,7 @@ from conftest import ROOT
 from autograder.measure import _slowed_from_outside
 from autograder.runners import Batch
 from autograder.sandbox import Box, Limits, isolation_mode, sweep
-from autograder.sandbox.box import box_parent
+from autograder.sandbox.box import FreezeBroken, box_parent
 
 ROOT_MODE = pytest.mark.skipif(isolation_mode() != "root", reason="needs the root sandbox")
 
@@ -125,6 +127,68 @@ def test_frozen_box_gets_no_cpu():
             time.sleep(0.5)
             during = psutil.Process(pid).cpu_times().user - before
         assert during < 0.02, f"burned {during:.3f} s of CPU while frozen"
+
+
+# A CPU burner with eight children that wake every process they can see: what a student's
+# daemon does to undo a freeze made of signals (the burner is stopped first, then woken by a
+# child not yet stopped).
+_WAKER = (
+    "import os, signal\n"
+    "for _ in range(8):\n"
+    "    if os.fork() == 0:\n"
+    "        while True:\n"
+    "            for entry in os.listdir('/proc'):\n"
+    "                if entry.isdigit() and int(entry) != os.getpid():\n"
+    "                    try:\n"
+    "                        os.kill(int(entry), signal.SIGCONT)\n"
+    "                    except OSError:\n"
+    "                        pass\n"
+    "while True:\n"
+    "    pass\n"
+)
+
+
+@contextlib.contextmanager
+def _frozen_by(box, how):
+    """Freeze by the box's cgroup, or by signals as a box without root does."""
+    group = box.cgroup
+    if how == "signals":
+        box.cgroup = None
+    try:
+        with box.frozen():
+            yield
+    finally:
+        box.cgroup = group
+
+
+def _box_cpu(confined):
+    root = psutil.Process(confined.command_pid())
+    return sum(p.cpu_times().user + p.cpu_times().system for p in [root, *root.children(recursive=True)])
+
+
+@ROOT_MODE
+@pytest.mark.parametrize("how", ["cgroup", "signals"])
+def test_a_freeze_holds_against_processes_that_wake_each_other(how):
+    with Box() as box:
+        confined = box.spawn([sys.executable, "-c", _WAKER])
+        time.sleep(1)
+        with _frozen_by(box, how):
+            before = _box_cpu(confined)
+            time.sleep(0.5)
+            during = _box_cpu(confined) - before
+        assert during < 0.03, f"the box burned {during:.3f} s of CPU while frozen ({how})"
+
+
+@ROOT_MODE
+def test_a_freeze_that_did_not_hold_is_reported_not_trusted():
+    with Box() as box:
+        confined = box.spawn([sys.executable, "-c", "while True: pass"])
+        time.sleep(1)
+        with pytest.raises(FreezeBroken, match="used .* s of CPU while they were meant to be stopped"):
+            with _frozen_by(box, "signals"):
+                for proc in psutil.Process(confined.pid).children(recursive=True):
+                    proc.send_signal(signal.SIGCONT)  # as a waker the freeze missed would
+                time.sleep(0.3)
 
 
 @ROOT_MODE

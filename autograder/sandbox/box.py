@@ -40,7 +40,7 @@ from typing import Any
 
 import psutil
 
-from ..errors import AutograderError
+from ..errors import AutograderError, GradingFault
 from . import cgroups
 
 ENTER = str(Path(__file__).with_name("enter.py"))
@@ -69,6 +69,24 @@ MIB = 1024 * 1024
 
 class SandboxUnavailable(AutograderError):
     """Nothing on this machine can isolate student code, and unsafe grading was not allowed."""
+
+
+# CPU a frozen box may still show: the counters' own granularity (a tick is 10 ms).
+FROZEN_CPU_SLACK_S = 0.03
+_STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+
+
+class FreezeBroken(GradingFault):
+    """The box could not be kept still while the course's baseline was timed."""
+
+
+def _cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 @dataclass(frozen=True)
@@ -458,23 +476,53 @@ class Box:
 
     @contextlib.contextmanager
     def frozen(self) -> Iterator[None]:
-        """No process of this box runs inside the block (the baseline is timed here)."""
+        """No process of this box runs inside the block (the baseline is timed here).
+
+        Checked, not assumed: if the box's processes used CPU inside the block, the block
+        raises ``FreezeBroken`` on leaving it, so what was timed there is not used."""
         if self.cgroup is not None:
             with self.cgroup.frozen():
+                before = self.cgroup.cpu_seconds()
                 yield
-            return
-        stopped = []
-        for confined in self._spawned:
-            with contextlib.suppress(psutil.Error):
-                for proc in psutil.Process(confined.pid).children(recursive=True):
-                    proc.send_signal(signal.SIGSTOP)
-                    stopped.append(proc)
-        try:
-            yield
-        finally:
-            for proc in stopped:
+                after = self.cgroup.cpu_seconds()
+        else:
+            stopped = self._stop_tree()
+            before = _cpu_seconds(stopped)
+            try:
+                yield
+                after = _cpu_seconds(stopped)
+            finally:
+                for proc in stopped:
+                    with contextlib.suppress(psutil.Error):
+                        proc.send_signal(signal.SIGCONT)
+        if before is not None and after is not None and after - before > FROZEN_CPU_SLACK_S:
+            raise FreezeBroken(
+                f"the submission's processes used {after - before:.3f} s of CPU while they were "
+                "meant to be stopped"
+            )
+
+    def _stop_tree(self, timeout_s: float = 5.0) -> list[psutil.Process]:
+        """SIGSTOP every process under the box's commands, until all are seen stopped.
+
+        One pass is not enough: a process not yet stopped can send SIGCONT to one that is
+        (or fork). Once every process is seen stopped, none is left to wake another."""
+        seen: dict[int, psutil.Process] = {}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            running = 0
+            for confined in self._spawned:
                 with contextlib.suppress(psutil.Error):
-                    proc.send_signal(signal.SIGCONT)
+                    for proc in psutil.Process(confined.pid).children(recursive=True):
+                        proc = seen.setdefault(proc.pid, proc)
+                        with contextlib.suppress(psutil.Error):
+                            if proc.status() not in _STOPPED:
+                                proc.send_signal(signal.SIGSTOP)
+                                running += 1
+            if not running:
+                return list(seen.values())
+            if time.monotonic() > deadline:
+                raise FreezeBroken(f"{running} of the submission's processes could not be stopped")
+            time.sleep(0.001)
 
     def kill_all(self) -> None:
         for confined in self._spawned:

@@ -11,7 +11,7 @@ in the workers, which it is from the lab folder).
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import repeat
 from multiprocessing import Pool, shared_memory
 
@@ -98,7 +98,7 @@ def relax_shared(a: np.ndarray) -> np.ndarray:
 # The corpus's wrong answers nearest a bar: `make check-stability` grades each of them
 # 50 times and reports how often it slipped through (its false-pass rate).
 NEAR_MISSES = {
-    "chunked-map": ["total_steps_one_worker"],
+    "chunked-map": ["total_steps_one_worker", "total_steps_gil_threads"],
     "monte-carlo": ["estimate_pi_serial_in_a_pool"],
     "shared-rows": ["relax_shared_one_worker"],
 }
@@ -108,6 +108,14 @@ def total_steps_one_worker(numbers: list[int]) -> int:
     """A pool with one worker: all the work in one process, beside an idle parent."""
     with Pool(1) as pool:
         return sum(pool.map(mpwork.collatz_steps, numbers, chunksize=max(1, len(numbers) // 4)))
+
+
+def total_steps_gil_threads(numbers: list[int]) -> int:
+    """Looks parallel: two threads over halves of the list, but pure-Python work holds the GIL,
+    so the threads take turns on one core."""
+    half = len(numbers) // 2
+    with ThreadPoolExecutor(2) as pool:
+        return sum(pool.map(mpwork.total_steps_serial, [numbers[:half], numbers[half:]]))
 
 
 def estimate_pi_serial_in_a_pool(seed: int, n_samples: int, n_tasks: int) -> float:
