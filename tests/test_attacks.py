@@ -166,8 +166,11 @@ def test_trusted_files_are_unchanged_and_private_ones_never_reach_students(grade
     for path in exposed:
         assert MARKER.encode() not in path.read_bytes(), f"the private marker reached {path}"
     nb = nbformat.read(root / "autograded" / corpus.REPORTER / corpus.LAB / corpus.NOTEBOOK, as_version=4)
+    # The whole output of the reporting cell: a pool worker's prints reach it in pieces.
     report = next(
-        o["text"] for c in nb.cells for o in c.get("outputs", []) if "ATTACK-REPORT" in o.get("text", "")
+        text
+        for c in nb.cells
+        if "ATTACK-REPORT" in (text := "".join(o.get("text", "") for o in c.get("outputs", [])))
     )
     assert "'wrote': []" in report and "'leaked': []" in report, report
     assert "gradebook.db" not in report and "_reference.py" not in report, report

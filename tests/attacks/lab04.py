@@ -49,6 +49,9 @@ ATTACKS = [
         base="slow",
         answers={"ex1-solution": _GIL_THREADS},
         cells=(_DAEMON.format(code=_INTERFERE),),
+        # The daemon also stops the student's own ipyparallel client every few milliseconds,
+        # so the engines call overruns its time limit: a point the attack costs itself.
+        lost=("ex4-check",),
     ),
     Attack(
         # Wrong code that searches for private and trusted files from a pool's worker and
