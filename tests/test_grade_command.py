@@ -42,8 +42,11 @@ def test_an_export_cannot_write_outside_submitted(tmp_path):
     assert not (tmp_path.parent / "evil_1_lab.ipynb").exists()
 
 
-@pytest.mark.skipif(isolation_mode() == "none", reason="grading refuses without isolation")
-def test_grading_a_class_twice_gives_the_same_csv_and_resumes(tmp_path):
+GRADES = pytest.mark.skipif(isolation_mode() == "none", reason="grading refuses without isolation")
+
+
+@GRADES
+def test_grading_a_class_gives_a_csv_feedback_and_a_summary_and_resumes(tmp_path):
     root = course.scratch_course(ROOT)
     course.nbgrader(root, "generate_assignment", LAB, "--force")
     solution = nbformat.read(root / "solutions" / LAB / NOTEBOOK, as_version=4)
@@ -62,11 +65,30 @@ def test_grading_a_class_twice_gives_the_same_csv_and_resumes(tmp_path):
     assert again.graded_now == 0 and again.skipped == 2
     assert (root / "grading" / LAB / "grades.csv").read_text() == csv1
 
-    forced = grade_class(root, LAB, force=True, students=["ada"])
-    assert forced.graded_now == 1
-    assert (root / "grading" / LAB / "grades.csv").read_text() == csv1
-
     reports = first.reports
     assert Path(reports["summary"]).read_text().count("feedback/") >= 2
     page = (root / "grading" / LAB / "feedback" / "ada.html").read_text()
     assert "<svg" in page and "fast-report" in page
+
+
+@GRADES
+@pytest.mark.full
+@pytest.mark.parametrize("lab", course.assignments(ROOT))
+def test_grading_every_labs_reference_twice_gives_the_same_csv(lab):
+    root = course.scratch_course(ROOT)
+    course.nbgrader(root, "generate_assignment", lab, "--force")
+    notebook = next((root / "solutions" / lab).glob("*-lab.ipynb"))
+    solution = nbformat.read(notebook, as_version=4)
+    folder = root / "submitted" / "ada" / lab
+    folder.mkdir(parents=True)
+    nbformat.write(reference(solution), folder / notebook.name)
+    for extra in (root / "labs" / lab).iterdir():
+        if extra.is_file() and extra.suffix != ".ipynb":
+            (folder / extra.name).write_bytes(extra.read_bytes())
+    first = grade_class(root, lab)
+    csv1 = (root / "grading" / lab / "grades.csv").read_text()
+    [result] = first.results
+    assert result.outcome == "graded" and result.score == result.max_score, result.summary()
+    forced = grade_class(root, lab, force=True)
+    assert forced.graded_now == 1
+    assert (root / "grading" / lab / "grades.csv").read_text() == csv1
