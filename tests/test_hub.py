@@ -244,7 +244,10 @@ def _grade(k: Klass, attempts: int = 3) -> None:
         k.steps["6 autograder grade"] = (rc, out)
         if rc == 0 or "fault" not in out:
             break
-    assert rc == 0, f"autograder grade exited {rc} after {attempt} runs:\n{out[-3000:]}"
+    if rc != 0:  # nbgrader's own logs say why, for whoever reads the failure
+        logs = sorted((k.course_dir() / "grading" / LAB / "logs").glob("*.log"))
+        out += "".join(f"\n--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in logs[:1])
+    assert rc == 0, f"autograder grade exited {rc} after {attempt} runs:\n{out[-5000:]}"
 
 
 # --- the hub itself ---------------------------------------------------------------------------

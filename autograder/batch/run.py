@@ -15,6 +15,7 @@ reserved cores, so that submissions never slow each other's timed runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -184,7 +185,9 @@ class Grader:
     def _nbgrader(self, sub: Submission, limit: float) -> tuple[int | None, bytes]:
         """Run `nbgrader autograde` for one student in its own box folder; (returncode, log),
         returncode None when it ran past ``limit`` and was killed (its boxes swept)."""
-        boxes = box_parent() / f"run-{os.getpid()}-{sub.student}"
+        # A short name of fixed length: sockets live below it, and their paths have 107 bytes.
+        tag = hashlib.sha256(sub.student.encode()).hexdigest()[:6]
+        boxes = box_parent() / f"r{os.getpid()}-{tag}"
         env = course.nbgrader_env(self.root)
         env.update(
             AUTOGRADER_RESULTS=str(self.records),
@@ -271,7 +274,8 @@ def _last_error(log: str) -> str:
     for line in reversed(lines):
         if "Error:" in line or "Exception:" in line:
             return line[:300]
-    errors = [line for line in lines if "ERROR" in line]
+    # nbgrader's closing "Please see the above traceback" line names nothing: skip it.
+    errors = [line for line in lines if "ERROR" in line and "Please see the" not in line]
     return (errors[-1] if errors else "no output")[:300] + " (see grading/LAB/logs/)"
 
 
