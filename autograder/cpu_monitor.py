@@ -92,25 +92,20 @@ def _on_cpu_ns(pid: int, tid: int) -> int:
         return 0
 
 
-def _threads(procs: list[psutil.Process]) -> list[tuple[int, int]]:
-    found = []
-    for proc in procs:
-        try:
-            found += [(proc.pid, t.id) for t in proc.threads()]
-        except psutil.Error:
-            continue
-    return found
-
-
 def busy_between_calls(root: psutil.Process, window_s: float, skip: set[int]) -> set[tuple[int, int]]:
     """Threads of the tree that computed while no call was running (the window just before
     one): a CPU burner started beside serial code is not evidence that the call ran in
     parallel, so the monitor leaves such threads out of what it counts."""
-    threads = [t for t in _threads(_tree(root)) if t[1] not in skip]
+    threads = list(_thread_times(_tree(root), skip))
     before = {t: _on_cpu_ns(*t) for t in threads}
     time.sleep(window_s)
     limit = BACKGROUND_SHARE * window_s * 1e9
     return {t for t in threads if _on_cpu_ns(*t) - before[t] > limit}
+
+
+def process_cpu_seconds(procs: list[psutil.Process]) -> float:
+    """CPU time of these processes together, ended threads included."""
+    return sum(_process_times(procs).values())
 
 
 def _reaped(root: psutil.Process) -> float:

@@ -40,6 +40,7 @@ from typing import Any
 
 import psutil
 
+from ..cpu_monitor import process_cpu_seconds
 from ..errors import AutograderError, GradingFault
 from . import cgroups
 
@@ -78,15 +79,6 @@ _STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOM
 
 class FreezeBroken(GradingFault):
     """The box could not be kept still while the course's baseline was timed."""
-
-
-def _cpu_seconds(procs: list[psutil.Process]) -> float:
-    total = 0.0
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            times = proc.cpu_times()
-            total += times.user + times.system
-    return total
 
 
 @dataclass(frozen=True)
@@ -487,10 +479,10 @@ class Box:
                 after = self.cgroup.cpu_seconds()
         else:
             stopped = self._stop_tree()
-            before = _cpu_seconds(stopped)
+            before = process_cpu_seconds(stopped)
             try:
                 yield
-                after = _cpu_seconds(stopped)
+                after = process_cpu_seconds(stopped)
             finally:
                 for proc in stopped:
                     with contextlib.suppress(psutil.Error):
