@@ -59,6 +59,18 @@ def test_borderline_results_are_measured_again(toy_lab):
     assert far.rounds == 1
 
 
+def test_a_serial_result_far_past_the_bar_stops_early_and_a_near_one_does_not(toy_lab):
+    lab, work = _lab_and_work(toy_lab)
+    ex = lab.get("sort")
+    policy = Policy(repeats=5, sample_s=0.01, clear_after=3, clear_factor=2.0)
+    slow, fast = InProcessRunner(work.insertion_sort, "b"), InProcessRunner(work.fast_sort, "c")
+    far = measure(ex, slow, fast, bar=1.0, policy=policy)
+    assert far.ratio > 2.0 and len(far.candidate) == len(far.baseline) == 3
+    near = measure(ex, slow, fast, bar=far.ratio, policy=policy)  # the bar is where it landed
+    assert len(near.candidate) >= 5
+    assert len(measure(ex, slow, fast, policy=policy).candidate) == 5  # no bar: every sample
+
+
 def test_stability_trials_count_wrong_verdicts(toy_lab, monkeypatch, no_requirements):
     from autograder import stability
 
@@ -130,8 +142,9 @@ def test_stability_measures_answers_as_the_lab_asks_and_names_near_misses(no_req
 def test_every_speed_check_names_a_marginal_variant_that_is_right(no_requirements):
     """Every graded speed check of a lab with a private reference names its marginal variant
     (an honest solution about 1.25x past the bar) for both input-size modes, and that
-    variant gives the reference's output. Checks that need hardware (a GPU, MPI, ...) are
-    left out: their variants can only be tuned where the hardware is. No timing here."""
+    variant, like the reference solution the report times, gives the reference's output.
+    Checks that need hardware (a GPU, MPI, ...) are left out: their variants can only be
+    tuned where the hardware is. No timing here."""
     import contextlib
 
     import numpy as np
@@ -146,17 +159,19 @@ def test_every_speed_check_names_a_marginal_variant_that_is_right(no_requirement
         module = private_module(lab.directory)
         if module is None or ex.needs:
             continue
+        solution = stability._reference_module(lab, ex)[1]
         for small in (True, False):
             name = stability.marginal_function(lab, ex, small)
             assert name, f"{lab.name}/_reference.py: MARGINAL names no variant of {ex.name} ({small=})"
-            variant, reference = getattr(module, name), ex.reference_fn()
+            reference = ex.reference_fn()
             with contextlib.ExitStack() as stack:  # the client or service pool the grader passes first
                 resource = open_resource(ex.resource, stack)
                 prefix = () if resource is None else (resource,)
                 for seed in range(3):
                     args = ex.make_input(np.random.default_rng(seed), True)
-                    problem = ex.verify(reference(*args), variant(*prefix, *args))
-                    assert problem is None, f"{lab.name}/{ex.name}: {name} on input {seed}: {problem}"
+                    for fn in {name, solution}:
+                        problem = ex.verify(reference(*args), getattr(module, fn)(*prefix, *args))
+                        assert problem is None, f"{lab.name}/{ex.name}: {fn} on input {seed}: {problem}"
             seen += 1
     assert seen >= 4  # lab 01: fast-report and stream-file, in both modes
 
