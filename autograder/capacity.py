@@ -8,7 +8,9 @@ threads, so with one busy neighbour in another session an honest 2-process pool 
 cores gets about one core in total. So the candidate's rate is read against a probe
 taken beside it: ``workers`` processes that only compute, started the same way and at
 the same moment as the measurement. The probe runs in the baseline's process, never
-in the student's, so student code cannot make the machine look busier or idler.
+in the student's, so student code cannot make the machine look busier or idler. Where
+the grader runs as root, the timed sessions go ahead of the others while they are measured
+(reserve.timing_priority), so one spinning neighbour no longer halves what they get.
 """
 
 from __future__ import annotations

@@ -287,12 +287,26 @@ def render(report: Report) -> str:
         "",
         f"{REQUIRE_ENV}={required}",
         f"Grading isolation: {_isolation()}",
+        f"Timing priority: {_timing_priority()}",
     ]
     if report.problems:
         out += [f"MISSING: {problem}" for problem in report.problems]
     else:
         out.append("OK: every required backend is present")
     return "\n".join(out)
+
+
+def _timing_priority() -> str:
+    from .reserve import TIMING_NICE
+
+    if not os.path.exists("/proc/self/autogroup"):
+        return "none (no Linux autogroups): timing shares the machine with whatever else runs"
+    if os.geteuid() != 0:
+        return (
+            "none (not root): a process spinning in another session can leave parallel code one "
+            "core, and its check then reports the machine too busy"
+        )
+    return f"timed sessions run at autogroup nice {TIMING_NICE}, ahead of other sessions"
 
 
 def _isolation() -> str:
