@@ -163,13 +163,14 @@ def trials_to_claim(rate: float, confidence: float = 0.95) -> int:
 
 
 class Hog:
-    """One busy process spinning on a core: the noisy neighbour."""
+    """One busy process spinning on a core: the noisy neighbour, in a session of its own as
+    another user's process would be (Linux shares a busy machine between sessions)."""
 
     def __enter__(self) -> Hog:
         # It spins only while this process lives: a report stopped by a signal leaves no
         # neighbour behind to skew the next run's "idle" rows.
         spin = f"import os\nwhile os.getppid() == {os.getpid()}: pass"
-        self.proc = subprocess.Popen([sys.executable, "-c", spin])
+        self.proc = subprocess.Popen([sys.executable, "-c", spin], start_new_session=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
