@@ -70,6 +70,9 @@ class Trials:
     verdicts: list[str]
     small: bool
     reasons: list[str] = field(default_factory=list)  # what the wrong verdicts said, each once
+    # Parallel checks: each trial's wall-clock ratio, and the worker count the bar is for.
+    wall_ratios: list[float] = field(default_factory=list)
+    workers: int = 0
 
     @property
     def should_fail(self) -> bool:
@@ -105,8 +108,7 @@ class Trials:
         return (
             f"{self.lab}/{self.exercise} [{self.condition}]: {self.wrong}/{len(self.verdicts)} {kind}; "
             f"ratio min/median/max {min(self.ratios):.2f}/{statistics.median(self.ratios):.2f}/"
-            f"{max(self.ratios):.2f} vs bar {self.bar:g}"
-            + "".join(f"\n  wrong: {r}" for r in self.reasons)
+            f"{max(self.ratios):.2f} vs bar {self.bar:g}" + "".join(f"\n  wrong: {r}" for r in self.reasons)
         )
 
 
@@ -281,7 +283,7 @@ def run_answer_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: boo
 
 
 def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> Trials:
-    ratios, verdicts, reasons = [], [], []
+    ratios, verdicts, reasons, walls = [], [], [], []
     candidate = _candidate(lab, ex, condition, small)
     bar = 0.0
     want = "fail" if condition == "slow variant" or condition.startswith("near miss") else "pass"
@@ -293,9 +295,12 @@ def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> T
             verdicts.append(v.status)
             if v.status != want and v.message not in reasons:
                 reasons.append(v.message)
+            if ex.parallel_workers and v.evidence.get("ratio"):
+                walls.append(float(v.evidence["ratio"]))
     finally:
         candidate.close()
-    return Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small, reasons[:3])
+    workers = ex.parallel_workers or 0
+    return Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small, reasons[:3], walls, workers)
 
 
 _ORDER = ("idle", "busy neighbour", "marginal", "slow variant", "near miss")
@@ -400,6 +405,23 @@ def write_report(
                 f"{t.rate:.1%} | {_tail(t.tail_estimate)} | {min(t.ratios):.2f} / "
                 f"{statistics.median(t.ratios):.2f} / {max(t.ratios):.2f} | {t.bar:g} |"
             )
+        parallel = [
+            t for t in (Trials(**d) for d in run["trials"]) if t.wall_ratios and t.condition == "idle"
+        ]
+        if parallel:
+            lines += [
+                "",
+                "Parallel efficiency of the reference, idle: the wall-clock speedup over the serial "
+                "baseline divided by the workers the bar is written for (the verdict itself reads the "
+                "CPU evidence above).",
+                "",
+            ]
+            lines += [
+                f"- {t.lab}/{t.exercise}: wall clock {min(t.wall_ratios):.2f} / "
+                f"{statistics.median(t.wall_ratios):.2f} / {max(t.wall_ratios):.2f}x (min / median / max) "
+                f"on {t.workers} workers: efficiency {statistics.median(t.wall_ratios) / t.workers:.2f}"
+                for t in parallel
+            ]
         wrong = [t for t in (Trials(**d) for d in run["trials"]) if t.reasons]
         if wrong:
             lines += ["", "What the wrong verdicts said (each message once):", ""]
