@@ -169,7 +169,8 @@ def test_every_speed_check_names_a_marginal_variant_that_is_right(no_requirement
                 prefix = () if resource is None else (resource,)
                 for seed in range(3):
                     args = ex.make_input(np.random.default_rng(seed), True)
-                    for fn in {name, solution}:
+                    # The reference solution does not change with the mode: one input will do.
+                    for fn in [name] + [solution] * (small and seed == 0):
                         problem = ex.verify(reference(*args), getattr(module, fn)(*prefix, *args))
                         assert problem is None, f"{lab.name}/{ex.name}: {fn} on input {seed}: {problem}"
             seen += 1
