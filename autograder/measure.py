@@ -18,7 +18,6 @@ so the round is taken again after a pause, and in the end reported as a grading 
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -244,9 +243,10 @@ def measure(
             "peak_memory", b.samples, c.samples, (1, 1), 1, seed=inputs.seed, machine=machine_info()
         )
 
-    # The timed sessions go ahead of the machine's others (root only: see reserve.py).
+    # The workers' sessions go ahead of the machine's others (root only: see reserve.py).
+    # Not the grader's own: a grader killed mid-measurement could not step its session back.
     pids = [getattr(getattr(r, "proc", None), "pid", None) for r in (baseline, candidate)]
-    with timing_priority(os.getpid(), *[p for p in pids if p]):
+    with timing_priority(*[p for p in pids if p]):
         # Warm-up (excluded), then calibration from a second, warm call.
         for side in (b, c):
             checked_run(side, 1)
