@@ -76,12 +76,18 @@ def pin_for_correctness() -> None:
 
 
 def _pin_tree(pid: int, cores: set[int]) -> None:
+    for proc in _tree(pid):
+        with contextlib.suppress(psutil.Error, OSError):
+            for thread in proc.threads():
+                os.sched_setaffinity(thread.id, cores)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants (none if it is gone)."""
     with contextlib.suppress(psutil.Error):
         root = psutil.Process(pid)
-        for proc in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error, OSError):
-                for thread in proc.threads():
-                    os.sched_setaffinity(thread.id, cores)
+        return [root, *root.children(recursive=True)]
+    return []
 
 
 @contextlib.contextmanager
@@ -112,21 +118,12 @@ def timing_slot(*pids: int) -> Iterator[None]:
 TIMING_NICE = -10
 
 
-def _sessions(pids: tuple[int, ...]) -> list[psutil.Process]:
-    found = []
-    for pid in pids:
-        with contextlib.suppress(psutil.Error):
-            root = psutil.Process(pid)
-            found += [root, *root.children(recursive=True)]
-    return found
-
-
 @contextlib.contextmanager
 def timing_priority(*pids: int) -> Iterator[None]:
     """``pids``, their children and everything later started in their sessions run at
     TIMING_NICE (their Linux autogroups'), then go back to what they had."""
     before: dict[str, str] = {}
-    for proc in _sessions(pids):
+    for proc in [p for pid in pids for p in _tree(pid)]:
         path = f"/proc/{proc.pid}/autogroup"
         with contextlib.suppress(OSError):
             with open(path) as f:
