@@ -60,6 +60,11 @@ PRECISION_TARGET = 0.001
 MARGINAL_FACTOR = 1.25
 
 
+def should_fail(condition: str) -> bool:
+    """The slow variant and the near misses must fail; everything else must pass."""
+    return condition == "slow variant" or condition.startswith("near miss")
+
+
 @dataclass(frozen=True)
 class Trials:
     lab: str
@@ -76,7 +81,7 @@ class Trials:
 
     @property
     def should_fail(self) -> bool:
-        return self.condition == "slow variant" or self.condition.startswith("near miss")
+        return should_fail(self.condition)
 
     @property
     def wrong(self) -> int:
@@ -286,7 +291,7 @@ def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> T
     ratios, verdicts, reasons, walls = [], [], [], []
     candidate = _candidate(lab, ex, condition, small)
     bar = 0.0
-    want = "fail" if condition == "slow variant" or condition.startswith("near miss") else "pass"
+    want = "fail" if should_fail(condition) else "pass"
     try:
         for _ in range(n):
             v = judge_speed(ex, lambda: baseline_worker(lab.directory, ex), candidate, small)
@@ -387,6 +392,7 @@ def write_report(
         if mode not in runs:
             continue
         run, info = runs[mode], runs[mode]["machine"]
+        trials = [Trials(**d) for d in run["trials"]]
         lines += [
             "",
             f"## {mode.capitalize()} input sizes",
@@ -398,16 +404,14 @@ def write_report(
             "| ratio min / median / max | bar |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for t in (Trials(**d) for d in run["trials"]):
+        for t in trials:
             kind = "false passes" if t.should_fail else "false fails"
             lines.append(
                 f"| {t.lab}/{t.exercise} | {t.condition} | {len(t.verdicts)} | {t.wrong} {kind} | "
                 f"{t.rate:.1%} | {_tail(t.tail_estimate)} | {min(t.ratios):.2f} / "
                 f"{statistics.median(t.ratios):.2f} / {max(t.ratios):.2f} | {t.bar:g} |"
             )
-        parallel = [
-            t for t in (Trials(**d) for d in run["trials"]) if t.wall_ratios and t.condition == "idle"
-        ]
+        parallel = [t for t in trials if t.wall_ratios and t.condition == "idle"]
         if parallel:
             lines += [
                 "",
@@ -422,11 +426,11 @@ def write_report(
                 f"on {t.workers} workers: efficiency {statistics.median(t.wall_ratios) / t.workers:.2f}"
                 for t in parallel
             ]
-        wrong = [t for t in (Trials(**d) for d in run["trials"]) if t.reasons]
+        wrong = [t for t in trials if t.reasons]
         if wrong:
             lines += ["", "What the wrong verdicts said (each message once):", ""]
             lines += [f"- {t.lab}/{t.exercise} [{t.condition}]: {r}" for t in wrong for r in t.reasons]
-        marginal = [t for t in (Trials(**d) for d in run["trials"]) if t.condition == "marginal"]
+        marginal = [t for t in trials if t.condition == "marginal"]
         if marginal:
             need = trials_to_claim(PRECISION_TARGET)
             lines += [

@@ -56,7 +56,12 @@ def test_labs_are_in_sync_with_solutions_and_keep_private_files_private():
 # Running a lab's notebook runs its exploration cells and, for the solution, measures every
 # speed check in the kernel: the labs whose pools and services take minutes (03, 04) run in
 # make test-full.
-SOLUTION_RUNS = [pytest.param(m, id=m.LAB, marks=() if m.LAB < "03" else pytest.mark.full) for m in LABS]
+def _in_make_test_below(unit: str) -> list:
+    """Every lab, those numbered ``unit`` and up marked for make test-full."""
+    return [pytest.param(m, id=m.LAB, marks=() if m.LAB < unit else pytest.mark.full) for m in LABS]
+
+
+SOLUTION_RUNS = _in_make_test_below("03")
 
 
 def _validate(lab, folder: str, *flags: str):
@@ -81,7 +86,7 @@ def test_solutions_pass_their_tests_within_the_small_mode_budget(lab):
 
 # The model unit's release is run in make test; the others' in make test-full (make test
 # already checks that every release is what nbgrader makes of its solution).
-RELEASE_RUNS = [pytest.param(m, id=m.LAB, marks=() if m.LAB < "02" else pytest.mark.full) for m in LABS]
+RELEASE_RUNS = _in_make_test_below("02")
 
 
 @pytest.mark.parametrize("lab", RELEASE_RUNS)
