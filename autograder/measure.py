@@ -158,6 +158,21 @@ def _cleared(
     return min(baseline) >= policy.clear_factor * bar * min(candidate)
 
 
+def _memory_decided(baseline: list[float], candidate: list[float], bar: float | None, total: int) -> bool:
+    """No sample still to come can flip the verdict: with the worst samples for each side
+    (zero baseline and unbounded candidate peaks, or the reverse) the median ratio
+    would still land on the same side of the bar. Each sample costs two fresh processes."""
+    left = total - len(candidate)
+    if bar is None or left <= 0 or len(baseline) != len(candidate):
+        return False
+
+    def ratio(b_pad: float, c_pad: float) -> float:
+        b = statistics.median(baseline + [b_pad] * left)
+        return b / max(statistics.median(candidate + [c_pad] * left), MEMORY_FLOOR)
+
+    return ratio(0.0, math.inf) >= bar or ratio(math.inf, 0.0) < bar
+
+
 class _Side:
     def __init__(self, runner: Any, monitor: bool) -> None:
         self.runner, self.monitor = runner, monitor
@@ -239,6 +254,8 @@ def measure(
                     if runner is not side.runner:
                         runner.close()
                 side.samples.append(float(batch.peak_bytes or 0))
+            if _memory_decided(b.samples, c.samples, bar, policy.memory_repeats):
+                break
         return Measurement(
             "peak_memory", b.samples, c.samples, (1, 1), 1, seed=inputs.seed, machine=machine_info()
         )

@@ -195,3 +195,15 @@ def test_a_run_of_one_condition_keeps_the_other_rows(tmp_path, monkeypatch):
     assert "- lab/ex: 0 in 3 trials" in text
     assert abs(stability.rate_upper_bound(0, 30) - 3 / 30) < 0.006
     assert stability.trials_to_claim(0.001) == 2995
+
+
+def test_a_memory_verdict_no_third_sample_could_flip_takes_two():
+    from autograder.measure import _memory_decided
+
+    mib = 2**20
+    assert _memory_decided([18 * mib, 18 * mib], [0.0, 0.0], bar=4, total=3)  # a clear pass
+    assert _memory_decided([18 * mib, 18 * mib], [5 * mib, 5 * mib], bar=4, total=3)  # a clear fail
+    # 18/4.6 and 18/4.4 straddle the bar: the third sample decides.
+    assert not _memory_decided([18 * mib, 18 * mib], [4.4 * mib, 4.6 * mib], bar=4, total=3)
+    assert not _memory_decided([18 * mib], [0.0], bar=4, total=3)  # one sample decides nothing
+    assert not _memory_decided([18 * mib, 18 * mib], [0.0, 0.0], bar=None, total=3)

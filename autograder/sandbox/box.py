@@ -171,12 +171,12 @@ def _python_paths() -> list[str]:
 
     paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
     paths.add(str(Path(autograder.__file__).resolve().parent))
-    from ..hardware import java_home
+    from ..hardware import java_homes
 
+    # Every Java Spark could pick, found without starting one: a JVM start costs each
+    # grading a second or two, and most labs never use Java.
     with contextlib.suppress(Exception):
-        java = java_home()
-        if java:
-            paths.add(os.path.realpath(java))
+        paths.update(os.path.realpath(home) for _, home in java_homes())
     return sorted(paths)
 
 
