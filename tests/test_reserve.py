@@ -57,10 +57,11 @@ def _autogroup_nice(pid: int) -> int:
         return int(f.read().split()[-1])
 
 
-# Waits for a line, then prints the cores 2 computing processes got, 3 times.
+# Waits for a line, then prints the cores 2 computing processes got, 3 times, with the
+# probe the grading uses (pinned, 0.1 s: unpinned, the boost showed in only half of them).
 _PROBES = (
-    "from autograder.capacity import probe\ninput()\n"
-    "for _ in range(3): print(probe(2, 0.3).cores, flush=True)"
+    "from autograder.capacity import probe\nfrom autograder.measure import Policy\ninput()\n"
+    "for _ in range(3): print(probe(2, Policy().probe_s).cores, flush=True)"
 )
 
 
