@@ -98,10 +98,17 @@ class Trials:
         return rate_upper_bound(self.wrong, len(self.verdicts))
 
     @property
+    def ratio_decides(self) -> bool:
+        """False for a variant that failed with its ratio past the bar: other evidence (cores
+        busy at once, the busiest thread's share) failed it, so the ratio's tail says nothing."""
+        past = [r >= self.bar for r, v in zip(self.ratios, self.verdicts) if v == "fail"]
+        return not (self.should_fail and any(past))
+
+    @property
     def tail_estimate(self) -> float:
         """P(ratio on the wrong side of the bar) from a log-normal fit: rates far below 1/N."""
         logs = [math.log(r) for r in self.ratios if r > 0]
-        if len(logs) < 3:
+        if len(logs) < 3 or not self.ratio_decides:
             return float("nan")
         mu, sd = statistics.fmean(logs), statistics.stdev(logs) or 1e-9
         z = (mu - math.log(self.bar)) / sd
@@ -324,7 +331,12 @@ def _in_order(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=rank)
 
 
-def _tail(p: float) -> str:
+def _tail(t: Trials) -> str:
+    if not t.ratio_decides:
+        return "n/a: failed on other evidence"
+    p = t.tail_estimate
+    if math.isnan(p):
+        return "n/a: too few trials"
     # A fitted tail far below what was observed is only an order of magnitude.
     return "< 1e-6" if p < 1e-6 else f"{p:.1e}"
 
@@ -408,7 +420,7 @@ def write_report(
             kind = "false passes" if t.should_fail else "false fails"
             lines.append(
                 f"| {t.lab}/{t.exercise} | {t.condition} | {len(t.verdicts)} | {t.wrong} {kind} | "
-                f"{t.rate:.1%} | {_tail(t.tail_estimate)} | {min(t.ratios):.2f} / "
+                f"{t.rate:.1%} | {_tail(t)} | {min(t.ratios):.2f} / "
                 f"{statistics.median(t.ratios):.2f} / {max(t.ratios):.2f} | {t.bar:g} |"
             )
         parallel = [t for t in trials if t.wall_ratios and t.condition == "idle"]
@@ -444,7 +456,7 @@ def write_report(
                     f"- {t.lab}/{t.exercise}: {t.wrong} in {len(t.verdicts)} trials, at a median "
                     f"{statistics.median(t.ratios) / t.bar:.2f}x the bar; 95% upper bound {t.upper_bound:.1%}"
                     + ("" if shown else f" (trials alone show the target after {need:,} without a failure)")
-                    + f"; log-normal tail {_tail(t.tail_estimate)}."
+                    + f"; log-normal tail {_tail(t)}."
                 )
         if run.get("answers"):
             lines += [

@@ -1,6 +1,7 @@
 """The measuring protocol itself: fresh inputs, interleaving, calibration, re-measurement."""
 
 import importlib
+import math
 import sys
 
 from autograder.measure import Policy, measure
@@ -195,6 +196,20 @@ def test_a_run_of_one_condition_keeps_the_other_rows(tmp_path, monkeypatch):
     assert "- lab/ex: 0 in 3 trials" in text
     assert abs(stability.rate_upper_bound(0, 30) - 3 / 30) < 0.006
     assert stability.trials_to_claim(0.001) == 2995
+
+
+def test_a_near_miss_failed_on_other_evidence_has_no_ratio_tail():
+    """GIL-bound threads split CPU time evenly (ratio past the bar) and fail on the cores busy at
+    once: the ratio's log-normal tail would say they pass always, so the report says why not."""
+    from autograder import stability
+
+    gil = stability.Trials("lab", "ex", "near miss: gil", 1.3, [1.6, 1.9, 2.1], ["fail"] * 3, True)
+    one = stability.Trials("lab", "ex", "near miss: one", 1.3, [0.9, 1.0, 1.1], ["fail"] * 3, True)
+    assert not gil.ratio_decides and math.isnan(gil.tail_estimate)
+    assert stability._tail(gil) == "n/a: failed on other evidence"
+    assert one.ratio_decides and 0 < one.tail_estimate < 0.01
+    single = stability.Trials("lab", "ex", "idle", 1.3, [2.0], ["pass"], True)
+    assert stability._tail(single) == "n/a: too few trials"
 
 
 def test_a_memory_verdict_no_third_sample_could_flip_takes_two():
