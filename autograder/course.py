@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+NBGRADER = [sys.executable, "-m", "autograder.nbgrader_main"]  # `nbgrader`, 1.5 s quicker to start
 _SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
 
 
@@ -42,7 +43,7 @@ def nbgrader_env(root: Path) -> dict[str, str]:
 
 def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
+        [*NBGRADER, *args],
         cwd=root,
         env=nbgrader_env(root),
         capture_output=True,

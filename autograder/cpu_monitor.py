@@ -108,12 +108,16 @@ def process_cpu_seconds(procs: list[psutil.Process]) -> float:
     return sum(_process_times(procs).values())
 
 
-def _reaped(root: psutil.Process) -> float:
-    try:
-        ct = root.cpu_times()
-        return ct.children_user + ct.children_system
-    except psutil.Error:
-        return 0.0
+def _reaped(procs: list[psutil.Process]) -> dict[int, float]:
+    """Per process, the CPU time of the children it has reaped (their whole lifetimes)."""
+    times: dict[int, float] = {}
+    for proc in procs:
+        try:
+            ct = proc.cpu_times()
+            times[proc.pid] = ct.children_user + ct.children_system
+        except psutil.Error:
+            continue
+    return times
 
 
 class CpuMonitor:
@@ -165,7 +169,7 @@ class CpuMonitor:
         self._sampler_cpu = 0.0
         self._start, self._start_procs = self._sample()
         self._last, self._last_procs = dict(self._start), dict(self._start_procs)
-        self._reaped0 = _reaped(self.root)
+        self._reaped0 = _reaped(_tree(self.root))
         self._thread.start()
         self._t0 = time.perf_counter()
         return self
@@ -183,9 +187,12 @@ class CpuMonitor:
         # that ended between samples (a pool made inside the call), not from the threads.
         proc_deltas = {p: v - self._start_procs.get(p, 0.0) for p, v in self._last_procs.items()}
         cpu = sum(max(0.0, d) for d in proc_deltas.values())
-        # Children reaped during the window: their whole lifetime lands in cutime, which
-        # covers the CPU they burned after our last sample of them.
-        reaped = max(0.0, _reaped(self.root) - self._reaped0)
+        # Children reaped during the window, by any process of the tree: their whole lifetime
+        # lands in the reaper's cutime, which covers the CPU they burned after our last sample
+        # of them. Not only the root's: in a sandbox the root is its entry process, and the
+        # pool workers are reaped two levels down (a third of a pool's CPU went missing).
+        now_reaped = _reaped(_tree(self.root))
+        reaped = sum(max(0.0, v - self._reaped0.get(p, 0.0)) for p, v in now_reaped.items())
         gone = sum(max(0.0, d) for p, d in proc_deltas.items() if p not in final_procs)
         cpu += max(0.0, reaped - gone)
         if self.root.pid == os.getpid():

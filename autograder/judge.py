@@ -8,19 +8,13 @@ from typing import Any
 
 from .correctness import Case, cases, expected_answer, verify_outputs
 from .errors import AutograderError, BackendMissing, BadSubmission, GradingFault, WrongOutput
-from .measure import Measurement, Policy, measure
+from .measure import PARALLEL_OVERLAP, PARALLEL_SHARE_SLACK, Measurement, Policy, measure, parallel_shortfalls
 from .reserve import timing_slot
 from .spec import Exercise
 from .verdict import Verdict, skip_or_fail
 
 CORRECTNESS_CALLS = 3
 MEASURED_ANSWER_RETAKES = 2  # a measured answer that misses is compared with 2 more measurements
-PARALLEL_SHARE_SLACK = 0.25  # busiest thread may hold 1/cores + this share of all CPU
-PARALLEL_WALL_FLOOR = 0.75  # and the wall clock must not say it got much slower (a busy
-# neighbour on a 2-core machine holds an honest 2-worker speedup near 1.0x, so no higher)
-PARALLEL_OVERLAP = 0.35  # and the code must keep busy 1 + this share of the extra cores
-# the capacity probe got: honest pools reach 0.6-0.7 of them; GIL-bound threads and
-# one-worker pools stay at 0 (measured: see autograder/STABILITY.md)
 
 
 def missing_need(need: str) -> str | None:
@@ -229,15 +223,7 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
         f"(needed {min_used:.2f}; {cores} computing processes got {available:.2f} beside it), "
         f"wall clock {ratio:.2f}x (noise {m.noise:.0%})."
     )
-    problems = []
-    if share > max_share:
-        problems.append("the work was not shared between workers")
-    if used < min_used:
-        problems.append("the workers took turns instead of running at the same time")
-    if cpu_ratio < bar:
-        problems.append("not enough of the work ran in parallel")
-    if ratio < PARALLEL_WALL_FLOOR:
-        problems.append("the parallel version was slower than the serial one")
+    problems = parallel_shortfalls(m, bar, cores)
     status = "fail" if problems else "pass"
     if problems:
         text = f"{'; '.join(problems).capitalize()}: {text}"

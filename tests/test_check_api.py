@@ -181,6 +181,43 @@ def test_cpu_of_threads_that_ended_between_samples_is_counted():
     assert ev.busiest_share > 0.8, ev.summary()
 
 
+def test_cpu_of_processes_reaped_below_the_root_is_counted():
+    """In a sandbox the measured root is the entry process, and pool workers are reaped two
+    levels down: their CPU lands in their parent's counters, not the root's. Many short
+    children, most of them born and reaped between two samples, must all be counted."""
+    import subprocess
+    import sys
+
+    from autograder.cpu_monitor import CpuMonitor
+
+    inner = (
+        "import multiprocessing as mp, resource, sys, time\n"
+        "def spin():\n"
+        "    end = time.process_time() + 0.015\n"
+        "    while time.process_time() < end: pass\n"
+        "sys.stdin.readline()\n"
+        "for _ in range(15):\n"
+        "    ps = [mp.get_context('fork').Process(target=spin) for _ in range(2)]\n"
+        "    [p.start() for p in ps]; [p.join() for p in ps]\n"
+        "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(r.ru_utime + r.ru_stime, flush=True)\n"
+    )
+    outer = f"import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-c', {inner!r}]))"
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+    proc = subprocess.Popen([sys.executable, "-c", outer], **pipes)
+    try:
+        time.sleep(1.0)  # both interpreters started and idle, waiting for the line
+        with CpuMonitor(proc.pid) as mon:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            truth = float(proc.stdout.readline())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert truth > 0.3  # 30 children of 15 ms each
+    assert mon.evidence.cpu_s >= 0.85 * truth, f"{mon.evidence.summary()}; the children used {truth:.3f} s"
+
+
 def _spin_threads(seconds: float) -> None:
     """Two pure-Python threads: they hold the GIL, so they take turns on one core."""
     import threading

@@ -27,6 +27,25 @@ def test_student_ids_come_from_lms_file_names():
         student_id("___.ipynb", NOTEBOOK)
 
 
+def test_the_course_starts_nbgrader_without_the_grammar_it_never_uses():
+    """course.NBGRADER is nbgrader itself, and nbformat in it loads without rfc3987_syntax
+    (1.5 s of every process); its validator still rejects a broken notebook."""
+    import subprocess
+
+    probe = (
+        "import autograder.nbgrader_main, sys, nbformat\n"
+        "assert sys.modules['rfc3987_syntax'] is None\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "nbformat.validate(nb)\n"
+        "del nb.cells[0]['source']\n"
+        "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    print('rejected')\n"
+    )
+    checked = subprocess.run([course.NBGRADER[0], "-c", probe], capture_output=True, text=True)
+    assert checked.stdout == "rejected\n", checked.stderr
+    version = subprocess.run([*course.NBGRADER, "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert version.returncode == 0 and "nbgrader version" in version.stdout
+
+
 def test_an_export_cannot_write_outside_submitted(tmp_path):
     root = tmp_path / "course"
     (root / "labs" / LAB).mkdir(parents=True)

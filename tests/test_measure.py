@@ -38,6 +38,32 @@ def test_every_call_gets_a_fresh_input_and_warm_up_is_excluded(toy_lab):
     assert m.ratio > 5 and m.machine["usable_cores"] >= 1 and m.seed
 
 
+def test_both_sides_of_a_pair_share_fresh_inputs_and_a_one_call_calibration_is_a_sample(toy_lab):
+    """Each pair of samples gets one fresh input set for both sides (one reference computation,
+    no side timed on easier inputs); no side sees an input twice; when a calibration call is a
+    whole sample on both sides, it is the first sample and not run again."""
+    lab, work = _lab_and_work(toy_lab)
+    ex = lab.get("sort")
+    seen: dict[str, list[tuple]] = {"b": [], "c": []}
+
+    def recording(side, fn):
+        def run(values):
+            seen[side].append(tuple(values))
+            return fn(values)
+
+        return run
+
+    m = measure(
+        ex,
+        InProcessRunner(recording("b", work.insertion_sort), "b"),
+        InProcessRunner(recording("c", work.fast_sort), "c"),
+        policy=Policy(repeats=4, sample_s=1e-9),  # every sample one call long
+    )
+    assert m.loops == (1, 1) and len(m.baseline) == len(m.candidate) == 4
+    assert seen["b"] == seen["c"], "the two sides of a pair were timed on different inputs"
+    assert len(set(seen["c"])) == len(seen["c"]) == 1 + 4  # warm-up, then calibration = sample 1
+
+
 def test_borderline_results_are_measured_again(toy_lab):
     lab, work = _lab_and_work(toy_lab)
     ex = lab.get("sort")
@@ -210,6 +236,31 @@ def test_a_near_miss_failed_on_other_evidence_has_no_ratio_tail():
     assert one.ratio_decides and 0 < one.tail_estimate < 0.01
     single = stability.Trials("lab", "ex", "idle", 1.3, [2.0], ["pass"], True)
     assert stability._tail(single) == "n/a: too few trials"
+
+
+def test_a_parallel_pass_stops_early_only_when_every_part_of_the_evidence_clears():
+    """After ``clear_after`` samples a parallel result stops when the CPU and wall-clock ratios
+    clear their bars by ``parallel_clear`` and the share and overlap pass; a result short on
+    any part, or one measured on a machine too busy to show it, is sampled to the end."""
+    from autograder.capacity import Capacity
+    from autograder.cpu_monitor import CpuEvidence
+    from autograder.measure import Measurement, _cleared
+
+    policy = Policy(repeats=5, clear_after=3, parallel_clear=1.2, min_capacity=1.25)
+    serial = [CpuEvidence(1.0, 1.0, 1.0, 1, 1)] * 3
+
+    def result(busiest_s, cpu_s=1.0, wall_s=0.55, cores=1.9, n=3):
+        pool = [CpuEvidence(wall_s, cpu_s, busiest_s, 3, 2)] * n
+        probes = [Capacity(2, 0.1 * cores, 0.1)] * n
+        return Measurement("time", [1.0] * n, [wall_s] * n, (1, 1), 1, pool, serial[:n], capacity=probes)
+
+    assert _cleared(result(0.52), 1.3, 2, policy)  # CPU ratio 1.92, wall 1.82, share 52%
+    assert not _cleared(result(0.52, n=2), 1.3, 2, policy)  # too few samples
+    assert not _cleared(result(0.66), 1.3, 2, policy)  # CPU ratio 1.52: past 1.3, not by 1.2x
+    assert not _cleared(result(0.52, cores=1.1), 1.3, 2, policy)  # the machine gave no room
+    assert not _cleared(result(0.5, cpu_s=1.0, wall_s=1.0), 1.3, 2, policy)  # took turns: 1.0 cores
+    assert _cleared(result(0.52), 1.3, 0, policy) is False  # as serial: 1.82x is not 1.5 x 1.3
+    assert _cleared(result(0.52), 1.2, 0, policy)  # 1.82x >= 1.5 x 1.2
 
 
 def test_a_memory_verdict_no_third_sample_could_flip_takes_two():

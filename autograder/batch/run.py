@@ -196,7 +196,7 @@ class Grader:
         )
         if self.mode == "none":  # only reached with --unsafe
             env["AUTOGRADER_ISOLATION"] = "none"
-        cmd = [sys.executable, "-m", "nbgrader", "autograde", self.lab, f"--student={sub.student}", "--force"]
+        cmd = [*course.NBGRADER, "autograde", self.lab, f"--student={sub.student}", "--force"]
         proc = subprocess.Popen(
             cmd,
             cwd=self.root,

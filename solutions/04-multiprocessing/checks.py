@@ -86,7 +86,7 @@ def diagnose_steps(args: tuple, expected: object, got: object) -> str | None:
 
 def pi_input(rng: np.random.Generator, small: bool) -> tuple:
     # A few million points per task: each task is tens of milliseconds of NumPy work.
-    base = 35_000_000 if small else 120_000_000
+    base = 60_000_000 if small else 240_000_000
     # An odd count: no even task count divides it, so every draw has a remainder to place.
     n_samples = base + 2 * int(rng.integers(0, 5_000)) + 1
     return (int(rng.integers(0, 2**62)), n_samples, int(rng.choice([8, 12, 16])))
