@@ -2,13 +2,14 @@
 
 The protocol, for "time" exercises:
 1. Warm-up: one call on each side, excluded (JIT compilation, imports, caches).
-2. Calibration: each side gets a loop count so one sample lasts at least ``sample_s``.
+2. Calibration: each side gets a loop count so one sample lasts at least ``sample_s``;
+   calibration calls one call long on both sides are the first pair of samples.
 3. Samples: baseline and candidate alternate (B C, C B, ...), so slow spells of a
-   shared machine hit both. Every call gets a fresh input from its own generator, and
-   every candidate output is verified against the course's reference.
+   shared machine hit both. Each pair gets fresh inputs from their own generator, the
+   same for both sides, and every output is verified against the course's reference.
 4. Each side's min-of-N per-call time gives the speedup; the spread is the noise.
 5. Borderline results (within the noise band of the bar) are measured again and the
-   samples pooled, up to ``max_rounds``; a serial result far past the bar stops early.
+   samples pooled, up to ``max_rounds``; a pass clear of the bar stops early.
 For parallel exercises the CPU evidence of each sample is kept as well (cpu_monitor),
 with a probe of how many cores computing processes could get at that moment (capacity):
 when the machine gives less than ``min_capacity``, parallel work cannot be seen at all,
