@@ -255,12 +255,26 @@ def test_a_parallel_pass_stops_early_only_when_every_part_of_the_evidence_clears
         return Measurement("time", [1.0] * n, [wall_s] * n, (1, 1), 1, pool, serial[:n], capacity=probes)
 
     assert _cleared(result(0.52), 1.3, 2, policy)  # CPU ratio 1.92, wall 1.82, share 52%
+    assert result(0.52).cpu_noise == 0.0 and result(0.52).noise == 0.0
     assert not _cleared(result(0.52, n=2), 1.3, 2, policy)  # too few samples
     assert not _cleared(result(0.66), 1.3, 2, policy)  # CPU ratio 1.52: past 1.3, not by 1.2x
     assert not _cleared(result(0.52, cores=1.1), 1.3, 2, policy)  # the machine gave no room
     assert not _cleared(result(0.5, cpu_s=1.0, wall_s=1.0), 1.3, 2, policy)  # took turns: 1.0 cores
     assert _cleared(result(0.52), 1.3, 0, policy) is False  # as serial: 1.82x is not 1.5 x 1.3
     assert _cleared(result(0.52), 1.2, 0, policy)  # 1.82x >= 1.5 x 1.2
+
+
+def test_a_parallel_result_is_borderline_by_its_cpu_noise_not_its_wall_clock():
+    """Wall-clock samples of a pool 40% apart, CPU samples 4% apart: the CPU ratio is what the
+    verdict reads, so its noise, not the wall clock's, sets the band around the bar."""
+    from autograder.cpu_monitor import CpuEvidence
+    from autograder.measure import Measurement
+
+    walls = [0.25, 0.35, 0.30]
+    pool = [CpuEvidence(w, 0.5, b, 3, 2) for w, b in zip(walls, [0.25, 0.26, 0.27])]
+    serial = [CpuEvidence(0.5, c, c, 1, 1) for c in (0.50, 0.51, 0.52)]
+    m = Measurement("time", [0.5, 0.51, 0.52], walls, (1, 1), 1, pool, serial)
+    assert abs(m.noise - 0.2) < 1e-9 and abs(m.cpu_noise - 0.04) < 1e-9
 
 
 def test_a_memory_verdict_no_third_sample_could_flip_takes_two():
