@@ -11,7 +11,7 @@ import sys
 
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from nbgrader.apps.nbgraderapp import main  # noqa: E402
-
 if __name__ == "__main__":
+    from nbgrader.apps.nbgraderapp import main
+
     sys.exit(main())
