@@ -71,13 +71,14 @@ def _thread_times(procs: list[psutil.Process], skip: set[int]) -> dict[tuple[int
     return times
 
 
-def _process_times(procs: list[psutil.Process]) -> dict[int, float]:
-    """Per process, the CPU time of all its threads, those that have ended included."""
+def _process_times(procs: list[psutil.Process], reaped: bool = False) -> dict[int, float]:
+    """Per process, the CPU time of all its threads, those that have ended included; with
+    ``reaped``, that of the children it has reaped instead (their whole lifetimes)."""
     times: dict[int, float] = {}
     for proc in procs:
         try:
             ct = proc.cpu_times()
-            times[proc.pid] = ct.user + ct.system
+            times[proc.pid] = ct.children_user + ct.children_system if reaped else ct.user + ct.system
         except psutil.Error:
             continue
     return times
@@ -106,18 +107,6 @@ def busy_between_calls(root: psutil.Process, window_s: float, skip: set[int]) ->
 def process_cpu_seconds(procs: list[psutil.Process]) -> float:
     """CPU time of these processes together, ended threads included."""
     return sum(_process_times(procs).values())
-
-
-def _reaped(procs: list[psutil.Process]) -> dict[int, float]:
-    """Per process, the CPU time of the children it has reaped (their whole lifetimes)."""
-    times: dict[int, float] = {}
-    for proc in procs:
-        try:
-            ct = proc.cpu_times()
-            times[proc.pid] = ct.children_user + ct.children_system
-        except psutil.Error:
-            continue
-    return times
 
 
 class CpuMonitor:
@@ -169,7 +158,7 @@ class CpuMonitor:
         self._sampler_cpu = 0.0
         self._start, self._start_procs = self._sample()
         self._last, self._last_procs = dict(self._start), dict(self._start_procs)
-        self._reaped0 = _reaped(_tree(self.root))
+        self._reaped0 = _process_times(_tree(self.root), reaped=True)
         self._thread.start()
         self._t0 = time.perf_counter()
         return self
@@ -191,7 +180,7 @@ class CpuMonitor:
         # lands in the reaper's cutime, which covers the CPU they burned after our last sample
         # of them. Not only the root's: in a sandbox the root is its entry process, and the
         # pool workers are reaped two levels down (a third of a pool's CPU went missing).
-        now_reaped = _reaped(_tree(self.root))
+        now_reaped = _process_times(_tree(self.root), reaped=True)
         reaped = sum(max(0.0, v - self._reaped0.get(p, 0.0)) for p, v in now_reaped.items())
         gone = sum(max(0.0, d) for p, d in proc_deltas.items() if p not in final_procs)
         cpu += max(0.0, reaped - gone)
