@@ -8,7 +8,14 @@ from typing import Any
 
 from .correctness import Case, cases, expected_answer, verify_outputs
 from .errors import AutograderError, BackendMissing, BadSubmission, GradingFault, WrongOutput
-from .measure import PARALLEL_OVERLAP, PARALLEL_SHARE_SLACK, Measurement, Policy, measure, parallel_shortfalls
+from .measure import (
+    Measurement,
+    Policy,
+    max_busiest_share,
+    measure,
+    min_cores_busy,
+    parallel_shortfalls,
+)
 from .reserve import timing_slot
 from .spec import Exercise
 from .verdict import Verdict, skip_or_fail
@@ -213,9 +220,8 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
         label = exercise.speed_label
         return Verdict(name, label, status, text, ratio, bar, m.noise, exercise.speed_hint, evidence)
     cpu_ratio, share = m.cpu_ratio or 0.0, m.busiest_share or 1.0
-    max_share = 1.0 / cores + PARALLEL_SHARE_SLACK
+    max_share, min_used = max_busiest_share(cores), min_cores_busy(m, cores)
     used, available = m.cores_used or 0.0, m.cores_available or float(cores)
-    min_used = 1.0 + PARALLEL_OVERLAP * (available - 1.0)
     text = (
         f"measured {cpu_ratio:.2f}x less CPU time on the busiest thread than the serial baseline "
         f"(needed {bar:.2f}x for {cores} cores), busiest thread did {share:.0%} of the work "

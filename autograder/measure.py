@@ -193,15 +193,25 @@ def _cleared(m: Measurement, bar: float | None, cores: int, policy: Policy) -> b
     return not parallel_shortfalls(m, bar, cores, margin=policy.parallel_clear)
 
 
+def max_busiest_share(cores: int) -> float:
+    """The most of all CPU time the busiest thread of honest parallel code may hold."""
+    return 1.0 / cores + PARALLEL_SHARE_SLACK
+
+
+def min_cores_busy(m: Measurement, cores: int) -> float:
+    """Cores a parallel result must keep busy at once, read against the capacity probe."""
+    available = m.cores_available or float(cores)
+    return 1.0 + PARALLEL_OVERLAP * (available - 1.0)
+
+
 def parallel_shortfalls(m: Measurement, bar: float, cores: int, margin: float = 1.0) -> list[str]:
     """What the CPU evidence of a parallel result falls short of, in words (empty: a pass).
     ``margin`` > 1 asks the ratios to clear their bars by that factor."""
     share, used = m.busiest_share or 1.0, m.cores_used or 0.0
-    available = m.cores_available or float(cores)
     problems = []
-    if share > 1.0 / cores + PARALLEL_SHARE_SLACK:
+    if share > max_busiest_share(cores):
         problems.append("the work was not shared between workers")
-    if used < 1.0 + PARALLEL_OVERLAP * (available - 1.0):
+    if used < min_cores_busy(m, cores):
         problems.append("the workers took turns instead of running at the same time")
     if (m.cpu_ratio or 0.0) < bar * margin:
         problems.append("not enough of the work ran in parallel")
