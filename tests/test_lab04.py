@@ -403,6 +403,23 @@ def _grade_engines_cell(folder: Path) -> list:
     return [v for verdicts in graded.values() for v in verdicts]
 
 
+def test_the_graders_local_engines_outlast_a_freeze_of_many_heartbeats():
+    """Its hub pings every 250 ms so that engines register sooner; a box frozen while the baseline
+    is timed must not get them declared dead (10 misses would be 2.5 s, 120 are 30 s)."""
+    from autograder.resources import ipyparallel_client
+
+    with ipyparallel_client() as client:
+        pids = client[:].apply_sync(os.getpid)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(4.0)
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(1.0)  # a hub that gave up would have unregistered them by now
+        assert client[:].apply_sync(os.getpid) == pids
+        assert len(client.ids) == len(pids)
+
+
 def test_the_engines_exercise_runs_on_engines_started_apart_through_a_profile(
     tmp_path, monkeypatch, no_requirements
 ):
