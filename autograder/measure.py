@@ -176,7 +176,7 @@ def _slowed_from_outside(exercise: Exercise, batch: Any, policy: Policy) -> bool
     return batch.wall_s > policy.stolen_ratio * batch.cpu_s + 0.005
 
 
-def _cleared(m: Measurement, bar: float | None, cores: int, policy: Policy) -> bool:
+def cleared_early(m: Measurement, bar: float | None, cores: int, policy: Policy) -> bool:
     """Past the bar by a margin after ``clear_after`` samples of the first round, so that the
     samples still to come could not flip the verdict. More samples can only lower a side's
     minimum: a serial pass ``clear_factor`` past the bar would need the baseline's later
@@ -191,6 +191,15 @@ def _cleared(m: Measurement, bar: float | None, cores: int, policy: Policy) -> b
     if (m.cores_available or 0.0) < policy.min_capacity:
         return False
     return not parallel_shortfalls(m, bar, cores, margin=policy.parallel_clear)
+
+
+def borderline(m: Measurement, bar: float, parallel: bool, policy: Policy) -> bool:
+    """Near enough the bar, for the noise it was measured with, to be measured again. A
+    parallel verdict reads the CPU ratio, so its CPU evidence's own noise decides."""
+    cpu = parallel and m.cpu_ratio is not None
+    band = max(policy.band, 2 * ((m.cpu_noise or 0.0) if cpu else m.noise))
+    ratio = m.cpu_ratio if cpu else m.ratio
+    return abs(ratio - bar) <= band * bar
 
 
 def max_busiest_share(cores: int) -> float:
@@ -388,7 +397,9 @@ def measure(
                     keep(side, checked_run(side, drawn))
                 pairs += 1
                 pair_done()
-                cleared = rounds == 1 and _cleared(snapshot(rounds), bar, workers if parallel else 0, policy)
+                cleared = rounds == 1 and cleared_early(
+                    snapshot(rounds), bar, workers if parallel else 0, policy
+                )
             result = snapshot(rounds, machine_info())
             too_busy = parallel and (result.cores_available or 0.0) < policy.min_capacity
             if too_busy:
@@ -404,9 +415,5 @@ def measure(
                 continue
             if cleared or bar is None or rounds >= policy.max_rounds:
                 return result
-            # A parallel verdict reads the CPU ratio: its own noise says whether it is borderline.
-            cpu = parallel and result.cpu_ratio is not None
-            band = max(policy.band, 2 * ((result.cpu_noise or 0.0) if cpu else result.noise))
-            ratio = result.cpu_ratio if cpu else result.ratio
-            if abs(ratio - bar) > band * bar:
+            if not borderline(result, bar, parallel, policy):
                 return result

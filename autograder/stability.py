@@ -38,7 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -46,13 +46,18 @@ import nbformat
 from . import course
 from .correctness import expected_answer
 from .errors import AutograderError
-from .judge import judge_speed, missing_need
+from .judge import judge_speed, missing_need, required_ratio
+from .replay import REPLAYS, Replay, replay
 from .runners import WorkerRunner
+from .sandbox import Box
 from .spec import Exercise, Lab, load_lab, private_module
-from .supervisor import baseline_worker, find_check_calls, worker_env
+from .supervisor import baseline_worker, confined_worker, find_check_calls, worker_env
 
 REPORT = Path(__file__).resolve().parent / "STABILITY.md"
 DATA = Path(__file__).resolve().parent / "stability.json"
+
+# What a trial keeps of its verdict's evidence: for the replay, and the rounds it took.
+SAMPLE_KEYS = ("baseline", "candidate", "loops", "rounds", "baseline_cpu", "candidate_cpu", "capacity")
 
 # The most false fails the marginal variant may get (the grader's precision), and the
 # true ratio, as a multiple of the bar, that a lab's marginal variant is tuned to.
@@ -78,6 +83,13 @@ class Trials:
     # Parallel checks: each trial's wall-clock ratio, and the worker count the bar is for.
     wall_ratios: list[float] = field(default_factory=list)
     workers: int = 0
+    # Whether the candidates ran in a box, as grading runs them (rows measured before
+    # the report boxed them say False).
+    boxed: bool = False
+    # Each trial's samples (its verdict's evidence: the pairs, their CPU evidence and the
+    # capacity probe), and the cores its bar was scaled for: what replay.py replays.
+    samples: list[dict] = field(default_factory=list)
+    cores: int = 0
 
     @property
     def should_fail(self) -> bool:
@@ -103,6 +115,10 @@ class Trials:
         busy at once, the busiest thread's share) failed it, so the ratio's tail says nothing."""
         past = [r >= self.bar for r, v in zip(self.ratios, self.verdicts) if v == "fail"]
         return not (self.should_fail and any(past))
+
+    def replayed(self) -> Replay | None:
+        """The grader's rule replayed on this row's pooled pairs (None: no samples kept)."""
+        return replay(self.samples, self.bar, self.cores, self.should_fail)
 
     @property
     def tail_estimate(self) -> float:
@@ -223,12 +239,17 @@ def speed_checks(root: Path) -> list[tuple[Lab, Exercise]]:
     return found
 
 
-def _candidate(lab: Lab, ex: Exercise, condition: str, small: bool = False) -> WorkerRunner:
+def _candidate(lab: Lab, ex: Exercise, condition: str, box: Box, small: bool = False) -> WorkerRunner:
     """The reference solution; for the slow variant the baseline itself; for a near miss,
     that function of the lab's private reference module; for the marginal variant, the
-    function the lab's private reference module names for ``ex`` in ``MARGINAL``."""
+    function the lab's private reference module names for ``ex`` in ``MARGINAL``. Each runs
+    in ``box`` (a copy of the lab's modules), confined as grading confines a student's code:
+    outside it, a pool's CPU reaped two levels down went uncounted and nothing showed."""
     if condition == "slow variant":
-        return baseline_worker(lab.directory, ex, "slow variant")
+        setup = {"kind": "lab", "lab_dir": str(box.work), "exercise": ex.name, "role": "baseline"}
+        return confined_worker(
+            box, ex, {**setup, "cwd": str(box.work), "resource": ex.resource}, "__target__", worker_env()
+        )
     if condition.startswith("near miss: "):
         stem, attr = "_reference", condition.removeprefix("near miss: ")
     elif condition == "marginal":
@@ -238,14 +259,13 @@ def _candidate(lab: Lab, ex: Exercise, condition: str, small: bool = False) -> W
         stem, attr = "_reference", name
     else:
         stem, attr = _reference_module(lab, ex)
-    setup = {
-        "kind": "module",
-        "cwd": str(lab.directory),
-        "module": stem,
-        "attr": attr,
-        "resource": ex.resource,
-    }
-    return WorkerRunner(setup, attr, attr, env=worker_env())
+    setup = {"kind": "module", "cwd": str(box.work), "module": stem, "attr": attr, "resource": ex.resource}
+    return confined_worker(box, ex, setup, attr, worker_env())
+
+
+def lab_box(lab: Lab) -> Box:
+    """A box holding a copy of the lab's modules (its private reference among them)."""
+    return Box(sorted(p for p in lab.directory.iterdir() if p.suffix == ".py"))
 
 
 def near_misses(lab: Lab, ex: Exercise) -> list[str]:
@@ -295,24 +315,32 @@ def run_answer_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: boo
 
 
 def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> Trials:
-    ratios, verdicts, reasons, walls = [], [], [], []
-    candidate = _candidate(lab, ex, condition, small)
+    ratios, verdicts, reasons, walls, samples = [], [], [], [], []
+    cores = required_ratio(ex)[1]
     bar = 0.0
     want = "fail" if should_fail(condition) else "pass"
-    try:
-        for _ in range(n):
-            v = judge_speed(ex, lambda: baseline_worker(lab.directory, ex), candidate, small)
-            bar = v.required or ex.min_speedup or 0.0
-            ratios.append(float(v.measured or 0.0))
-            verdicts.append(v.status)
-            if v.status != want and v.message not in reasons:
-                reasons.append(v.message)
-            if ex.parallel_workers and v.evidence.get("ratio"):
-                walls.append(float(v.evidence["ratio"]))
-    finally:
-        candidate.close()
+    with lab_box(lab) as box:
+        candidate = _candidate(lab, ex, condition, box, small)
+        try:
+            for _ in range(n):
+                # As the supervisor does: the baseline is timed while the box is frozen.
+                v = judge_speed(
+                    ex, lambda: baseline_worker(lab.directory, ex, quiet=box.frozen), candidate, small
+                )
+                bar = v.required or ex.min_speedup or 0.0
+                ratios.append(float(v.measured or 0.0))
+                verdicts.append(v.status)
+                if v.status != want and v.message not in reasons:
+                    reasons.append(v.message)
+                if ex.parallel_workers and v.evidence.get("ratio"):
+                    walls.append(float(v.evidence["ratio"]))
+                if ex.metric == "time" and v.evidence.get("baseline"):
+                    samples.append({k: v.evidence.get(k) for k in SAMPLE_KEYS})
+        finally:
+            candidate.close()
     workers = ex.parallel_workers or 0
-    return Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small, reasons[:3], walls, workers)
+    found = Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small, reasons[:3], walls, workers)
+    return replace(found, boxed=True, samples=samples, cores=cores)
 
 
 _ORDER = ("idle", "busy neighbour", "marginal", "slow variant", "near miss")
@@ -339,6 +367,14 @@ def _tail(t: Trials) -> str:
         return "n/a: too few trials"
     # A fitted tail far below what was observed is only an order of magnitude.
     return "< 1e-6" if p < 1e-6 else f"{p:.1e}"
+
+
+def _replayed(r: Replay | None) -> str:
+    if r is None:
+        return "n/a: no samples kept"
+    if r.wrong == 0:
+        return f"0 in {r.replays:,} (< {r.upper_bound:.1e})"
+    return f"{r.rate:.1e} ({r.wrong} in {r.replays:,})"
 
 
 def _mode(small: bool) -> str:
@@ -397,8 +433,14 @@ def write_report(
         f"bound on the true rate is about 3/N, so trials alone show {PRECISION_TARGET:.1%} only after "
         f"{trials_to_claim(PRECISION_TARGET):,}",
         "trials without a failure; the *log-normal tail* fits the measured ratios and extrapolates",
-        "to rates far below 1/N. The busy neighbour is one process spinning on a core",
-        "for the whole run.",
+        "to rates far below 1/N. The *replayed rule* runs the grader's own decisions (early clear,",
+        f"re-measurement when borderline, the verdict's criteria) {REPLAYS:,} times on pairs of samples",
+        "drawn at random from all the row's trials (autograder/replay.py): it needs no shape for the",
+        "ratios, but sees only the conditions the trials met, as if each pair were independent.",
+        "The busy neighbour is one process spinning on a core",
+        "for the whole run. *Boxed*: the candidate ran confined as grading confines a student's",
+        "code, in a box holding a copy of the lab's modules, and the baseline was timed while the",
+        "box was frozen; rows measured before the report did so say no.",
     ]
     for mode in ("normal", "small"):
         if mode not in runs:
@@ -413,15 +455,17 @@ def write_report(
             f"{info.get('python')}; {run['minutes']} minutes.",
             "",
             "| check | condition | trials | wrong verdicts | observed rate | log-normal tail "
-            "| ratio min / median / max | bar |",
-            "|---|---|---|---|---|---|---|---|",
+            "| replayed rule | ratio min / median / max | bar | boxed |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
+        replays = {id(t): t.replayed() for t in trials}
         for t in trials:
             kind = "false passes" if t.should_fail else "false fails"
             lines.append(
                 f"| {t.lab}/{t.exercise} | {t.condition} | {len(t.verdicts)} | {t.wrong} {kind} | "
-                f"{t.rate:.1%} | {_tail(t)} | {min(t.ratios):.2f} / "
-                f"{statistics.median(t.ratios):.2f} / {max(t.ratios):.2f} | {t.bar:g} |"
+                f"{t.rate:.1%} | {_tail(t)} | {_replayed(replays[id(t)])} | {min(t.ratios):.2f} / "
+                f"{statistics.median(t.ratios):.2f} / {max(t.ratios):.2f} | {t.bar:g} | "
+                f"{'yes' if t.boxed else 'no'} |"
             )
         parallel = [t for t in trials if t.wall_ratios and t.condition == "idle"]
         if parallel:
@@ -456,7 +500,7 @@ def write_report(
                     f"- {t.lab}/{t.exercise}: {t.wrong} in {len(t.verdicts)} trials, at a median "
                     f"{statistics.median(t.ratios) / t.bar:.2f}x the bar; 95% upper bound {t.upper_bound:.1%}"
                     + ("" if shown else f" (trials alone show the target after {need:,} without a failure)")
-                    + f"; log-normal tail {_tail(t)}."
+                    + f"; log-normal tail {_tail(t)}; replayed rule {_replayed(replays[id(t)])}."
                 )
         if run.get("answers"):
             lines += [

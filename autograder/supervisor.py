@@ -151,6 +151,62 @@ def baseline_worker(
     )
 
 
+def _remote_env(box: Box, kind: str | None) -> dict[str, str]:
+    """What a student's box needs to reach a backend configured on other hosts: the box
+    cannot see the grader's IPython folder, so the engines' connection file is copied in."""
+    if kind != "ipyparallel" or not resources.remote(kind):
+        return {}
+    source = resources.ipyparallel_connection_file()
+    if source is None or not source.is_file():
+        raise GradingFault(
+            f"AUTOGRADER_IPP_PROFILE names no connection file ({source} is missing): start the "
+            "cluster's ipcontroller first, or unset the variable to use local engines"
+        )
+    box.add_files([source])
+    return {resources.REMOTE_ENV[kind]: str(box.work / source.name)}
+
+
+def _owns_services(box: Box, kind: str | None) -> bool:
+    """The grader runs a lab's services itself, as root, in the student's box's network
+    namespace. Without root they start inside the box, and their counters are read
+    from the student's own process (a limit `autograder doctor` states)."""
+    return kind == "services" and not resources.remote(kind) and box.mode == "root"
+
+
+def _services_env(box: Box, kind: str | None) -> dict[str, str]:
+    if not _owns_services(box, kind):
+        return {}
+    ports = range(services.FIRST_OWNED_PORT, services.FIRST_OWNED_PORT + resources.SERVICE_INSTANCES)
+    return {services.URLS_ENV: ",".join(f"http://127.0.0.1:{port}" for port in ports)}
+
+
+def _services(box: Box, kind: str | None) -> Callable[[int], Any] | None:
+    if not _owns_services(box, kind):
+        return None
+    return lambda pid: services.start_in_namespace(
+        pid, resources.SERVICE_INSTANCES, resources.SERVICE_LATENCY_S
+    )
+
+
+def confined_worker(
+    box: Box, ex: Exercise, setup: dict[str, Any], target: str, env: dict[str, str]
+) -> WorkerRunner:
+    """A worker that runs code for ``ex`` in ``box``, confined as a student's is, beside the
+    backend ``ex.resource`` names. The supervisor's candidates and the stability report's
+    share it, so the report times its candidates as grading does."""
+    return WorkerRunner(
+        setup,
+        target,
+        target,
+        env={**env, **_remote_env(box, ex.resource), **_services_env(box, ex.resource)},
+        mpi_ranks=ex.mpi_ranks if ex.launcher == "mpiexec" else None,
+        timeout_s=ex.timeout_s,
+        box=box,
+        network=resources.remote(ex.resource),
+        companion=_services(box, ex.resource),
+    )
+
+
 class Supervisor:
     """Grades the check calls of one notebook. Use as a context manager."""
 
@@ -171,39 +227,6 @@ class Supervisor:
         self.env = worker_env()
         self._workers: dict[tuple, WorkerRunner] = {}
 
-    def _remote_env(self, kind: str | None) -> dict[str, str]:
-        """What a student's box needs to reach a backend configured on other hosts: the box
-        cannot see the grader's IPython folder, so the engines' connection file is copied in."""
-        if kind != "ipyparallel" or not resources.remote(kind):
-            return {}
-        source = resources.ipyparallel_connection_file()
-        if source is None or not source.is_file():
-            raise GradingFault(
-                f"AUTOGRADER_IPP_PROFILE names no connection file ({source} is missing): start the "
-                "cluster's ipcontroller first, or unset the variable to use local engines"
-            )
-        self.box.add_files([source])
-        return {resources.REMOTE_ENV[kind]: str(self.box.work / source.name)}
-
-    def _owns_services(self, kind: str | None) -> bool:
-        """The grader runs a lab's services itself, as root, in the student's box's network
-        namespace. Without root they start inside the box, and their counters are read
-        from the student's own process (a limit `autograder doctor` states)."""
-        return kind == "services" and not resources.remote(kind) and self.box.mode == "root"
-
-    def _services_env(self, kind: str | None) -> dict[str, str]:
-        if not self._owns_services(kind):
-            return {}
-        ports = range(services.FIRST_OWNED_PORT, services.FIRST_OWNED_PORT + resources.SERVICE_INSTANCES)
-        return {services.URLS_ENV: ",".join(f"http://127.0.0.1:{port}" for port in ports)}
-
-    def _services(self, kind: str | None) -> Callable[[int], Any] | None:
-        if not self._owns_services(kind):
-            return None
-        return lambda pid: services.start_in_namespace(
-            pid, resources.SERVICE_INSTANCES, resources.SERVICE_LATENCY_S
-        )
-
     def _candidate(self, ex: Exercise, target: str) -> WorkerRunner:
         key = (ex.resource, ex.launcher, ex.mpi_ranks if ex.launcher == "mpiexec" else 0)
         worker = self._workers.get(key)
@@ -212,17 +235,7 @@ class Supervisor:
             setup = {"kind": "cells", "cells": cells, "cwd": self.scratch, "resource": ex.resource}
             setup["notes"] = list(self.skipped.values())
             try:
-                worker = WorkerRunner(
-                    setup,
-                    target,
-                    target,
-                    env={**self.env, **self._remote_env(ex.resource), **self._services_env(ex.resource)},
-                    mpi_ranks=ex.mpi_ranks if ex.launcher == "mpiexec" else None,
-                    timeout_s=ex.timeout_s,
-                    box=self.box,
-                    network=resources.remote(ex.resource),
-                    companion=self._services(ex.resource),
-                )
+                worker = confined_worker(self.box, ex, setup, target, self.env)
             except CellCrashed as exc:
                 # A cell that kills or stalls the process (a crashing function called at
                 # the top level, say) costs the checks that need it, not every check.

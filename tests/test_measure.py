@@ -104,6 +104,32 @@ def test_stability_trials_count_wrong_verdicts(toy_lab, monkeypatch, no_requirem
     assert honest.wrong == 0 and honest.verdicts == ["pass", "pass"] and min(honest.ratios) > 5
     assert slow.wrong == 0 and slow.verdicts == ["fail", "fail"] and max(slow.ratios) < 2
     assert "0/2 false passes" in slow.summary()
+    # Each trial keeps its pairs, and the grader's rule replayed on them agrees.
+    assert len(honest.samples) == 2 and honest.boxed and honest.cores == 1
+    assert honest.replayed().wrong == 0 and slow.replayed().wrong == 0
+
+
+def test_stability_times_its_candidates_in_a_box_as_grading_does(toy_lab, no_requirements):
+    """Timed outside a box, the report missed a hole that grading had (a pool's CPU reaped two
+    levels down went uncounted): its candidates are the box's processes, as a student's are,
+    and a box whose processes were all killed still starts the next one."""
+    import time
+
+    from autograder import stability
+
+    lab, _ = _lab_and_work(toy_lab)
+    with stability.lab_box(lab) as box:
+        for condition in ("idle", "slow variant"):
+            worker = stability._candidate(lab, lab.get("sort"), condition, box, small=True)
+            try:
+                assert worker.proc.poll() is None
+                box.kill_all()  # reaches only what runs in the box
+                deadline = time.monotonic() + 10
+                while worker.proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert worker.proc.poll() is not None, f"the {condition} candidate ran outside the box"
+            finally:
+                worker.close()
 
 
 def test_spot_checks_catch_wrong_elements_without_recomputing_everything(toy_lab, no_requirements):
@@ -220,6 +246,7 @@ def test_a_run_of_one_condition_keeps_the_other_rows(tmp_path, monkeypatch):
     assert "| lab/ex | marginal | 3 | 0 false fails |" in text
     assert "Target: at most 0.1%" in text and "2,995" in text
     assert "- lab/ex: 0 in 3 trials" in text
+    assert "| n/a: no samples kept |" in text and "| no |" in text  # rows kept from before the replay
     assert abs(stability.rate_upper_bound(0, 30) - 3 / 30) < 0.006
     assert stability.trials_to_claim(0.001) == 2995
 
@@ -244,7 +271,7 @@ def test_a_parallel_pass_stops_early_only_when_every_part_of_the_evidence_clears
     any part, or one measured on a machine too busy to show it, is sampled to the end."""
     from autograder.capacity import Capacity
     from autograder.cpu_monitor import CpuEvidence
-    from autograder.measure import Measurement, _cleared
+    from autograder.measure import Measurement, cleared_early
 
     policy = Policy(repeats=5, clear_after=3, parallel_clear=1.2, min_capacity=1.25)
     serial = [CpuEvidence(1.0, 1.0, 1.0, 1, 1)] * 3
@@ -254,14 +281,14 @@ def test_a_parallel_pass_stops_early_only_when_every_part_of_the_evidence_clears
         probes = [Capacity(2, 0.1 * cores, 0.1)] * n
         return Measurement("time", [1.0] * n, [wall_s] * n, (1, 1), 1, pool, serial[:n], capacity=probes)
 
-    assert _cleared(result(0.52), 1.3, 2, policy)  # CPU ratio 1.92, wall 1.82, share 52%
+    assert cleared_early(result(0.52), 1.3, 2, policy)  # CPU ratio 1.92, wall 1.82, share 52%
     assert result(0.52).cpu_noise == 0.0 and result(0.52).noise == 0.0
-    assert not _cleared(result(0.52, n=2), 1.3, 2, policy)  # too few samples
-    assert not _cleared(result(0.66), 1.3, 2, policy)  # CPU ratio 1.52: past 1.3, not by 1.2x
-    assert not _cleared(result(0.52, cores=1.1), 1.3, 2, policy)  # the machine gave no room
-    assert not _cleared(result(0.5, cpu_s=1.0, wall_s=1.0), 1.3, 2, policy)  # took turns: 1.0 cores
-    assert _cleared(result(0.52), 1.3, 0, policy) is False  # as serial: 1.82x is not 1.5 x 1.3
-    assert _cleared(result(0.52), 1.2, 0, policy)  # 1.82x >= 1.5 x 1.2
+    assert not cleared_early(result(0.52, n=2), 1.3, 2, policy)  # too few samples
+    assert not cleared_early(result(0.66), 1.3, 2, policy)  # CPU ratio 1.52: past 1.3, not by 1.2x
+    assert not cleared_early(result(0.52, cores=1.1), 1.3, 2, policy)  # the machine gave no room
+    assert not cleared_early(result(0.5, cpu_s=1.0, wall_s=1.0), 1.3, 2, policy)  # took turns: 1.0 cores
+    assert cleared_early(result(0.52), 1.3, 0, policy) is False  # as serial: 1.82x is not 1.5 x 1.3
+    assert cleared_early(result(0.52), 1.2, 0, policy)  # 1.82x >= 1.5 x 1.2
 
 
 def test_a_parallel_result_is_borderline_by_its_cpu_noise_not_its_wall_clock():
@@ -275,6 +302,50 @@ def test_a_parallel_result_is_borderline_by_its_cpu_noise_not_its_wall_clock():
     serial = [CpuEvidence(0.5, c, c, 1, 1) for c in (0.50, 0.51, 0.52)]
     m = Measurement("time", [0.5, 0.51, 0.52], walls, (1, 1), 1, pool, serial)
     assert abs(m.noise - 0.2) < 1e-9 and abs(m.cpu_noise - 0.04) < 1e-9
+
+
+def test_the_replay_decides_as_the_grader_does_on_pairs_drawn_from_the_trials():
+    """Replays run measure's own rules: a serial ratio against its bar, a pool's every
+    criterion (threads that took turns fail whatever their CPU ratio), a machine too busy
+    in every round (a grading fault, worth 0), and the re-measurement of a borderline result."""
+    from autograder.measure import Policy
+    from autograder.replay import pairs_of, replay
+
+    def evidence(wall, cpu, busiest, threads=1):
+        return {
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "busiest_s": busiest,
+            "threads_seen": threads,
+            "peak_concurrency": 2,
+        }
+
+    def trial(b, c, busiest=None, pool_cpu=None, cores=1.9, n=5):
+        s = {"baseline": [b] * n, "candidate": [c] * n, "loops": [1, 1]}
+        if busiest is not None:
+            s["baseline_cpu"] = [evidence(b, b, b)] * n
+            s["candidate_cpu"] = [evidence(c, pool_cpu or 2 * busiest, busiest, 3)] * n
+            s["capacity"] = [{"workers": 2, "cpu_s": 0.1 * cores, "wall_s": 0.1}] * n
+        return s
+
+    serial = [trial(1.0, 0.2), trial(1.1, 0.21)]
+    assert replay(serial, 4.0, 1, should_fail=False, replays=200).wrong == 0  # 4.8x-5.5x past 4x
+    assert replay(serial, 6.0, 1, should_fail=True, replays=200).wrong == 0  # and short of 6x
+    pool = [trial(0.4, 0.22, busiest=0.2)]  # CPU ratio 2.0, 1.8 cores busy, share 50%
+    assert replay(pool, 1.3, 2, should_fail=False, replays=200).wrong == 0
+    turns = [trial(0.4, 0.4, busiest=0.2, pool_cpu=0.4)]  # ratio 2.0, but one core busy at a time
+    assert replay(turns, 1.3, 2, should_fail=True, replays=200).wrong == 0
+    crowded = [trial(0.4, 0.22, busiest=0.2, cores=1.0)]  # the probe got one core, every round
+    assert replay(crowded, 1.3, 2, should_fail=False, replays=200).wrong == 200
+    # Borderline: two pairs in three read 1.21x (busiest thread 0.33 s), one 1.43x (0.28 s). One
+    # round fails when none of its 5 is fast, (2/3)^5 = 13%; re-measured to 15, (2/3)^15 = 0.2%.
+    near = [trial(0.4, 0.36, busiest=0.33)] * 2 + [trial(0.4, 0.36, busiest=0.28)]
+    once = replay(near, 1.3, 2, False, replays=4000, policy=Policy(max_rounds=1)).rate
+    again = replay(near, 1.3, 2, False, replays=4000, policy=Policy(max_rounds=3)).rate
+    assert 0.09 < once < 0.17 and again < 0.01
+    # A sample of several calls: its CPU is made per call, so trials with other loops pool.
+    (many,) = pairs_of({**trial(0.4, 0.22, busiest=0.2, n=1), "loops": [1, 4]})
+    assert abs(many.candidate_cpu.busiest_s - 0.05) < 1e-12 and many.baseline_cpu.cpu_s == 0.4
 
 
 def test_a_memory_verdict_no_third_sample_could_flip_takes_two():

@@ -216,6 +216,8 @@ class Cgroup:
             with contextlib.suppress(OSError):
                 self.thaw()  # a frozen process only dies once thawed
             time.sleep(0.01)
+        with contextlib.suppress(OSError):
+            self.thaw()  # left frozen, the box's next process would never start
 
     def remove(self) -> None:
         """Kill what is left and delete the node (children first)."""
