@@ -236,6 +236,13 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
     return Verdict(name, "speed", status, text, cpu_ratio, bar, m.noise, exercise.speed_hint, evidence)
 
 
+def no_speed_points(exercise: Exercise, correct: Verdict) -> Verdict:
+    """The speed part of a function whose correctness failed: wrong, crashed or stuck, it has
+    nothing to time (and a stuck function would only be waited for again)."""
+    label = exercise.speed_label
+    return Verdict(exercise.name, label, "fail", f"no {label} points: {correct.message}", hint=correct.hint)
+
+
 def judge_parts(
     exercise: Exercise,
     part: str,
@@ -262,11 +269,7 @@ def judge_parts(
                 )
             )
         elif correct is not None and correct.status == "fail":
-            # Wrong, crashed or stuck: nothing to time (and a stuck function would only
-            # be waited for again).
-            label = exercise.speed_label
-            message = f"no {label} points: {correct.message}"
-            verdicts.append(Verdict(exercise.name, label, "fail", message, hint=correct.hint))
+            verdicts.append(no_speed_points(exercise, correct))
         else:
             verdicts.append(judge_speed(exercise, make_baseline, candidate, small, correct=correct))
     return verdicts

@@ -24,7 +24,7 @@ from typing import Any
 from . import resources, services
 from .correctness import INPUT_DIR_ENV
 from .errors import AutograderError, CellCrashed, GradingFault
-from .judge import judge_parts
+from .judge import judge_parts, no_speed_points
 from .runners import WorkerRunner
 from .sandbox import Box
 from .spec import Exercise, Lab, load_lab
@@ -226,6 +226,7 @@ class Supervisor:
         self.skipped: dict[int, str] = {}  # cells that crashed or stalled a worker
         self.env = worker_env()
         self._workers: dict[tuple, WorkerRunner] = {}
+        self._wrong: dict[tuple[str, str], Verdict] = {}  # (exercise, function): failed correctness
 
     def _candidate(self, ex: Exercise, target: str) -> WorkerRunner:
         key = (ex.resource, ex.launcher, ex.mpi_ranks if ex.launcher == "mpiexec" else 0)
@@ -258,6 +259,11 @@ class Supervisor:
         except AutograderError as exc:
             return [Verdict(call.exercise, call.part, "fail", str(exc))]
         ex = dataclasses.replace(ex, timeout_s=ex.timeout_s * budget_scale())
+        wrong = self._wrong.get((ex.name, call.target))
+        if call.part == "speed" and wrong is not None:
+            # An earlier call found this function wrong, crashed or stuck: calling it again
+            # would only cost another timeout (18 s to 120 s) for the same 0.
+            return [no_speed_points(ex, wrong)]
         try:
             candidate = self._candidate(ex, call.target)
         except AutograderError as exc:
@@ -269,6 +275,9 @@ class Supervisor:
         verdicts = [
             dataclasses.replace(v, evidence={**v.evidence, "seconds": round(share, 3)}) for v in verdicts
         ]
+        for v in verdicts:
+            if v.part == "correct" and v.status == "fail":
+                self._wrong[(ex.name, call.target)] = v
         if any(v.status == "fail" for v in verdicts):
             # Whatever a failing function left running (a fork bomb's children, a stuck
             # thread) must not slow the next check: it gets a fresh worker.

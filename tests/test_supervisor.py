@@ -6,6 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from autograder import supervisor
 from autograder.supervisor import find_check_calls, grade_notebook
 
 
@@ -141,9 +142,21 @@ def test_endless_loop_times_out(toy_lab, tmp_path, no_requirements, monkeypatch)
         return dataclasses.replace(lab, exercises=fast)
 
     monkeypatch.setattr("autograder.supervisor.load_lab", short_timeouts)
-    nb = notebook("def spin(v):\n    while True:\n        pass", ("check('sort', spin, part='correct')", 1))
-    [[v]] = grade(nb, toy_lab, tmp_path).values()
-    assert v.status == "fail" and "did not finish within 3 s" in v.message
+    # Its speed part is not run into the timeout again: the same 0, for the same reason.
+    started = []
+    real_candidate = supervisor.Supervisor._candidate
+
+    def counted(sup, ex, target):
+        started.append(target)
+        return real_candidate(sup, ex, target)
+
+    monkeypatch.setattr(supervisor.Supervisor, "_candidate", counted)
+    spin = "def spin(v):\n    while True:\n        pass"
+    nb = notebook(spin, ("check('sort', spin, part='correct')", 1), ("check('sort', spin, part='speed')", 1))
+    [[correct], [speed]] = grade(nb, toy_lab, tmp_path).values()
+    assert correct.status == "fail" and "did not finish within 3 s" in correct.message
+    assert speed.status == "fail" and speed.message == f"no speed points: {correct.message}"
+    assert started == ["spin"], "the stuck function was run again for its speed part"
 
 
 @pytest.mark.parametrize("exercise", ["dask-total", "spark-total", "ipp-total"])
