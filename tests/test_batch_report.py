@@ -234,3 +234,16 @@ def test_ids_that_would_share_a_page_are_refused(tmp_path):
     with pytest.raises(ValueError, match="share"):
         write_reports(same, tmp_path)
     assert not (tmp_path / "grades.csv").exists()  # nothing written before the check
+
+
+def test_the_bench_reads_the_cost_of_confinement_outside_the_speed_checks():
+    """A speed check measured in 3 rounds instead of 1 swings a grading by 10-20 s: the totals
+    say confinement cost 12 s, the gradings less their timed checks say 0.5 s."""
+    from autograder.batch.bench import Throughput
+
+    confined, confined_timed = [50.0, 40.0, 52.0], (29.5, 19.5, 31.5)
+    plain, plain_timed = [30.0, 40.0, 38.0], (10.0, 20.0, 18.0)
+    t = Throughput("lab", confined, plain, 30.0, confined_timed, plain_timed)
+    assert t.overhead_s == 12.0 and t.untimed_overhead_s == 0.5
+    assert "+12.0 s; +0.5 s outside the speed checks" in t.summary()
+    assert Throughput("lab", [50.0], [40.0], 30.0).untimed_overhead_s is None
