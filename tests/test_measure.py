@@ -247,6 +247,15 @@ def test_a_run_of_one_condition_keeps_the_other_rows(tmp_path, monkeypatch):
     assert "Target: at most 0.1%" in text and "2,995" in text
     assert "- lab/ex: 0 in 3 trials" in text
     assert "| n/a: no samples kept |" in text and "| no |" in text  # rows kept from before the replay
+    # A row's samples are kept, rounded to 0.01 ms, on one line of the data file.
+    sample = {"baseline": [0.123456789, 0.2], "candidate": [0.0123456789, 0.02], "loops": [1, 1]}
+    kept = stability.replace(fresh, samples=[sample, sample])
+    stability.write_report([kept], [], [], 0.0, small=True, partial=True, conditions=["marginal"])
+    raw = stability.DATA.read_text()
+    (row,) = [r for r in stability.json.loads(raw)["runs"]["small"]["trials"] if r["condition"] == "marginal"]
+    assert row["samples"][1]["baseline"] == [0.12346, 0.2] and row["samples"][1]["candidate"][0] == 0.01235
+    (line,) = [line for line in raw.splitlines() if '"samples": [{' in line]
+    assert line.count("0.01235") == 2
     assert abs(stability.rate_upper_bound(0, 30) - 3 / 30) < 0.006
     assert stability.trials_to_claim(0.001) == 2995
 
