@@ -16,6 +16,7 @@ one after another on a shared machine are not quite independent.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -48,11 +49,6 @@ class Replay:
     @property
     def rate(self) -> float:
         return self.wrong / self.replays if self.replays else float("nan")
-
-    @property
-    def upper_bound(self) -> float:
-        """About the 95% upper bound on the replayed rate (the rule of three when none)."""
-        return max(self.wrong, 3) / self.replays if self.replays else float("nan")
 
     def summary(self) -> str:
         kind = "false passes" if self.should_fail else "false fails"
@@ -107,7 +103,7 @@ def _measurement(pairs: list[Pair], rounds: int) -> Measurement:
     )
 
 
-def passes_once(draw: Any, bar: float, cores: int, policy: Policy) -> bool:
+def passes_once(draw: Callable[[], Pair], bar: float, cores: int, policy: Policy) -> bool:
     """One grading, as ``measure`` and the verdict decide it, with pairs from ``draw()``.
     ``cores`` > 1: a parallel check read on its CPU evidence. A machine too busy in every
     round is a grading fault, which gives 0 like a fail."""

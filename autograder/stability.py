@@ -374,7 +374,7 @@ def _replayed(r: Replay | None) -> str:
     if r is None:
         return "n/a: no samples kept"
     if r.wrong == 0:
-        return f"0 in {r.replays:,} (< {r.upper_bound:.1e})"
+        return f"0 in {r.replays:,} (< {3 / r.replays:.1e})"  # the rule of three: a 95% bound
     return f"{r.rate:.1e} ({r.wrong} in {r.replays:,})"
 
 
