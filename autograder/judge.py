@@ -13,6 +13,7 @@ from .measure import (
     Policy,
     max_busiest_share,
     measure,
+    meets_bar,
     min_cores_busy,
     parallel_shortfalls,
 )
@@ -216,7 +217,7 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
     if not parallel:
         measured = _format_ratio(m.metric, ratio)
         text = f"measured {measured} over the course's baseline, needed {bar:g}x (noise {m.noise:.0%})."
-        status = "pass" if ratio >= bar else "fail"
+        status = "pass" if meets_bar(m, bar, 1) else "fail"
         label = exercise.speed_label
         return Verdict(name, label, status, text, ratio, bar, m.noise, exercise.speed_hint, evidence)
     cpu_ratio, share = m.cpu_ratio or 0.0, m.busiest_share or 1.0

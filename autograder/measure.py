@@ -188,7 +188,7 @@ def cleared_early(m: Measurement, bar: float | None, cores: int, policy: Policy)
         return False
     if not cores:
         return min(m.baseline) >= policy.clear_factor * bar * min(m.candidate)
-    if (m.cores_available or 0.0) < policy.min_capacity:
+    if too_busy(m, True, policy):
         return False
     return not parallel_shortfalls(m, bar, cores, margin=policy.parallel_clear)
 
@@ -200,6 +200,17 @@ def borderline(m: Measurement, bar: float, parallel: bool, policy: Policy) -> bo
     band = max(policy.band, 2 * ((m.cpu_noise or 0.0) if cpu else m.noise))
     ratio = m.cpu_ratio if cpu else m.ratio
     return abs(ratio - bar) <= band * bar
+
+
+def too_busy(m: Measurement, parallel: bool, policy: Policy) -> bool:
+    """The machine left too few cores for parallel work to show in this round."""
+    return parallel and (m.cores_available or 0.0) < policy.min_capacity
+
+
+def meets_bar(m: Measurement, bar: float, cores: int) -> bool:
+    """The verdict's rule: a serial ratio at the bar; a parallel result (``cores`` > 1)
+    short on no part of its CPU evidence."""
+    return not parallel_shortfalls(m, bar, cores) if cores > 1 else m.ratio >= bar
 
 
 def max_busiest_share(cores: int) -> float:
@@ -401,8 +412,7 @@ def measure(
                     snapshot(rounds), bar, workers if parallel else 0, policy
                 )
             result = snapshot(rounds, machine_info())
-            too_busy = parallel and (result.cores_available or 0.0) < policy.min_capacity
-            if too_busy:
+            if too_busy(result, parallel, policy):
                 if rounds >= policy.max_rounds:
                     raise GradingFault(
                         f"{workers} computing processes got only {result.cores_available:.2f} cores together "

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .capacity import Capacity
 from .cpu_monitor import CpuEvidence
-from .measure import Measurement, Policy, borderline, cleared_early, parallel_shortfalls
+from .measure import Measurement, Policy, borderline, cleared_early, meets_bar, too_busy
 
 # Replays per row: no wrong verdict in this many bounds the rate below about 1.5e-4.
 REPLAYS = 20_000
@@ -59,9 +59,7 @@ class Replay:
 def _per_call(e: dict[str, Any] | None, loops: int) -> CpuEvidence | None:
     if e is None:
         return None
-    ev = CpuEvidence(
-        **{k: e[k] for k in ("wall_s", "cpu_s", "busiest_s", "threads_seen", "peak_concurrency")}
-    )
+    ev = CpuEvidence(**{f.name: e[f.name] for f in fields(CpuEvidence)})
     if loops == 1:
         return ev
     return replace(ev, wall_s=ev.wall_s / loops, cpu_s=ev.cpu_s / loops, busiest_s=ev.busiest_s / loops)
@@ -119,16 +117,14 @@ def passes_once(draw: Callable[[], Pair], bar: float, cores: int, policy: Policy
                 _measurement(taken, rounds), bar, cores if parallel else 0, policy
             )
         result = _measurement(taken, rounds)
-        if parallel and (result.cores_available or 0.0) < policy.min_capacity:
+        if too_busy(result, parallel, policy):
             if rounds >= policy.max_rounds:
                 return False
             taken = []
             continue
         if cleared or rounds >= policy.max_rounds or not borderline(result, bar, parallel, policy):
             break
-    if parallel:
-        return not parallel_shortfalls(result, bar, cores)
-    return result.ratio >= bar
+    return meets_bar(result, bar, cores)
 
 
 def replay(

@@ -90,7 +90,6 @@ def measure_lab(lab: str, repeats: int = 3) -> Throughput:
             shutil.copy2(extra, folder / extra.name)
     times: dict[str, list[float]] = {"root": [], "none": []}
     timed: dict[str, list[float]] = {"root": [], "none": []}
-    timing = 0.0
     before = os.environ.get("AUTOGRADER_ISOLATION")
     try:
         for rep in range(repeats):
@@ -106,15 +105,15 @@ def measure_lab(lab: str, repeats: int = 3) -> Throughput:
                 key = "none" if mode == "none" else "root"
                 times[key].append(result.seconds)
                 timed[key].append(_timing_seconds(root, lab))
-                if mode != "none":
-                    timing = timed[key][-1]
     finally:
         if before is None:
             os.environ.pop("AUTOGRADER_ISOLATION", None)
         else:
             os.environ["AUTOGRADER_ISOLATION"] = before
     shutil.rmtree(root, ignore_errors=True)
-    return Throughput(lab, times["root"], times["none"], timing, tuple(timed["root"]), tuple(timed["none"]))
+    # The class estimate reads the last confined grading's timed checks.
+    last = timed["root"][-1] if timed["root"] else 0.0
+    return Throughput(lab, times["root"], times["none"], last, tuple(timed["root"]), tuple(timed["none"]))
 
 
 def _timing_seconds(root: Path, lab: str) -> float:
