@@ -59,10 +59,11 @@ class Replay:
 def _per_call(e: dict[str, Any] | None, loops: int) -> CpuEvidence | None:
     if e is None:
         return None
-    ev = CpuEvidence(**{f.name: e[f.name] for f in fields(CpuEvidence)})
+    ev = CpuEvidence(**{f.name: e[f.name] for f in fields(CpuEvidence) if f.name in e})
     if loops == 1:
         return ev
-    return replace(ev, wall_s=ev.wall_s / loops, cpu_s=ev.cpu_s / loops, busiest_s=ev.busiest_s / loops)
+    per_call = {k: getattr(ev, k) / loops for k in ("wall_s", "cpu_s", "busiest_s", "unseen_s")}
+    return replace(ev, **per_call)
 
 
 def pairs_of(sample: dict[str, Any]) -> list[Pair]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from . import capacity, channel, wire
+from . import capacity, channel, monitor_service, wire
 from .capacity import Capacity
 from .cpu_monitor import CpuEvidence, CpuMonitor
 from .errors import BackendMissing, BadSubmission, CellCrashed, GradingFault
@@ -315,10 +315,10 @@ class WorkerRunner:
         # Threads busy before the call are left out of its evidence; not under MPI, whose
         # waiting ranks spin between calls by design.
         background = not self._args[2]
-        mon = CpuMonitor(self.proc.pid, leave_out_background=background) if monitor else None
+        mon = monitor_service.watching(self.proc.pid, background) if monitor else None
         if self.companion is not None:
             self._companion_report()  # the window of this batch starts here
-        with self._quiet(), self._talking(), mem, mon or contextlib.nullcontext():
+        with self._quiet(), self._talking(), mem, mon or contextlib.nullcontext() as watch:
             cpu0 = _cpu_seconds(self.proc.pid)
             # The clock runs from sending the inputs to receiving the outputs, so
             # nothing the worker does can start early or be left out.
@@ -338,7 +338,7 @@ class WorkerRunner:
         return Batch(
             outputs,
             wall,
-            mon.evidence if monitor else None,
+            watch.evidence if monitor else None,
             mem.peak_bytes if metric == "peak_memory" else None,
             cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None,
             reply.get("reports") if isinstance(reply.get("reports"), list) else None,

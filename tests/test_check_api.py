@@ -218,6 +218,75 @@ def test_cpu_of_processes_reaped_below_the_root_is_counted():
     assert mon.evidence.cpu_s >= 0.85 * truth, f"{mon.evidence.summary()}; the children used {truth:.3f} s"
 
 
+def test_the_monitor_sees_a_pool_that_runs_ahead_of_the_grader_to_its_end():
+    """Timed sessions run at TIMING_NICE, ahead of the grader's session. A pool of many short
+    tasks wakes its workers often, and each wake-up preempted a sampler thread left in the
+    grader: it waited over 60 ms between two samples in 3 windows of 10 (up to 152 ms), the
+    workers' last moments before they exited were seen by no sample, and 28% and 44% of a
+    window's CPU went unseen in 2 of them (counted as the busiest thread's). The monitor
+    process, at the timed sessions' nice, saw all but 9% at most in the same 10 windows."""
+    import subprocess
+    import sys
+
+    from autograder import monitor_service
+    from autograder.hardware import usable_cores
+    from autograder.reserve import timing_priority
+
+    if usable_cores() != 2:
+        pytest.skip("the starved sampler shows on a machine whose 2 cores the pool fills")
+    inner = (
+        "import multiprocessing as mp, sys, time\n"
+        "def spin(_):\n"
+        "    end = time.process_time() + 0.008\n"
+        "    while time.process_time() < end: pass\n"
+        "for _ in sys.stdin:\n"
+        "    with mp.get_context('fork').Pool(2) as pool: pool.map(spin, range(64), chunksize=1)\n"
+        "    print('done', flush=True)\n"
+    )
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+    proc = subprocess.Popen([sys.executable, "-c", inner], start_new_session=True, **pipes)
+    unseen, gaps = [], []
+    try:
+        with timing_priority(proc.pid):
+            with open(f"/proc/{proc.pid}/autogroup") as f:
+                if "nice 0" in f.read():
+                    pytest.skip("timed sessions run at the grader's priority here (no CAP_SYS_NICE)")
+            for _ in range(12):
+                with monitor_service.watching(proc.pid) as watch:
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                    assert proc.stdout.readline() == "done\n"
+                unseen.append(watch.evidence.unseen_s / watch.evidence.cpu_s)
+                gaps.append(watch.evidence.longest_gap_s)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert max(gaps) < 0.06, f"the longest waits between samples, in ms: {[round(1000 * g) for g in gaps]}"
+    assert max(unseen) < 0.2, f"shares of the CPU that no sample saw: {[round(u, 2) for u in unseen]}"
+
+
+def test_the_monitor_process_reports_a_gone_process_and_is_replaced_when_killed():
+    import psutil
+
+    from autograder import monitor_service
+    from autograder.errors import GradingFault
+
+    gone = psutil.Popen(["true"])
+    gone.wait()
+    with pytest.raises(psutil.NoSuchProcess):
+        with monitor_service.watching(gone.pid):
+            pass
+    first = monitor_service._SERVICE._proc
+    with pytest.raises(GradingFault, match="monitor process ended"):
+        with monitor_service.watching(os.getpid()):
+            first.kill()
+            first.wait()
+    with monitor_service.watching(os.getpid()) as watch:  # a fresh monitor process
+        time.sleep(0.05)
+    assert monitor_service._SERVICE._proc.pid != first.pid
+    assert watch.evidence.wall_s >= 0.05 and watch.evidence.threads_seen >= 1
+
+
 def _spin_threads(seconds: float) -> None:
     """Two pure-Python threads: they hold the GIL, so they take turns on one core."""
     import threading
