@@ -125,8 +125,9 @@ def serve() -> None:
                 monitor = CpuMonitor(request["pid"], leave_out_background=request["leave_out_background"])
                 monitor.__enter__()
                 reply: dict = {"ok": True}
+            elif monitor is None:
+                reply = {"error": "a stop with no window started"}
             else:
-                assert monitor is not None, "stop without start"
                 monitor.__exit__(None, None, None)
                 reply = {"evidence": asdict(monitor.evidence)}
                 monitor = None
