@@ -155,7 +155,7 @@ def _count_parts(parts: list[tuple[np.random.SeedSequence, int, int]]) -> int:
     for child, start, n in parts:
         rng = np.random.default_rng(child)
         rng.bit_generator.advance(2 * start)
-        hits += mpwork.count_inside(rng, n)
+        hits += mpwork.count_inside(rng, n)  # default_rng(a Generator) is that Generator
     return hits
 
 
@@ -166,8 +166,8 @@ def estimate_pi_uneven(seed: int, n_samples: int, n_tasks: int) -> float:
     second: list[tuple[np.random.SeedSequence, int, int]] = []
     cut, done = round(UNEVEN * n_samples), 0
     for child, size in zip(np.random.SeedSequence(seed).spawn(n_tasks), task_sizes(n_samples, n_tasks)):
-        head = min(size, max(0, cut - done)) // mpwork.BLOCK * mpwork.BLOCK
-        head = size if cut - done >= size else head
+        left = max(0, cut - done)  # points the first worker still has to draw
+        head = size if left >= size else left // mpwork.BLOCK * mpwork.BLOCK
         if head:
             first.append((child, 0, head))
         if size - head:
