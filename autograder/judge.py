@@ -11,6 +11,7 @@ from .errors import AutograderError, BackendMissing, BadSubmission, GradingFault
 from .measure import (
     Measurement,
     Policy,
+    cpu_bar,
     max_busiest_share,
     measure,
     meets_bar,
@@ -223,9 +224,13 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
     cpu_ratio, share = m.cpu_ratio or 0.0, m.busiest_share or 1.0
     max_share, min_used = max_busiest_share(cores), min_cores_busy(m, cores)
     used, available = m.cores_used or 0.0, m.cores_available or float(cores)
+    needed, speed = cpu_bar(m, bar), m.core_speed
+    asked = f"needed {bar:.2f}x for {cores} cores"
+    if speed < 1:  # contended cores: the probe's processes ran slower together than alone
+        asked = f"needed {needed:.2f}x: {bar:.2f}x for {cores} cores, times {speed:.2f}, their speed together"
     text = (
         f"measured {cpu_ratio:.2f}x less CPU time on the busiest thread than the serial baseline "
-        f"(needed {bar:.2f}x for {cores} cores), busiest thread did {share:.0%} of the work "
+        f"({asked}), busiest thread did {share:.0%} of the work "
         f"(at most {max_share:.0%} allowed), {used:.2f} cores busy at once on average "
         f"(needed {min_used:.2f}; {cores} computing processes got {available:.2f} beside it), "
         f"wall clock {ratio:.2f}x (noise {m.noise:.0%})."
@@ -234,7 +239,7 @@ def _speed_verdict(exercise: Exercise, m: Measurement, bar: float, cores: int, p
     status = "fail" if problems else "pass"
     if problems:
         text = f"{'; '.join(problems).capitalize()}: {text}"
-    return Verdict(name, "speed", status, text, cpu_ratio, bar, m.noise, exercise.speed_hint, evidence)
+    return Verdict(name, "speed", status, text, cpu_ratio, needed, m.noise, exercise.speed_hint, evidence)
 
 
 def no_speed_points(exercise: Exercise, correct: Verdict) -> Verdict:

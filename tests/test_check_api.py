@@ -153,10 +153,13 @@ def test_the_capacity_probe_counts_its_processes_cpu_time():
 
     for workers in (1, 2):
         cap = probe(workers, 0.1)
-        # Each process starts, then computes for 0.1 s of wall time: it gets at most that
-        # much CPU, plus its start, and on any machine that runs it at all, some.
-        assert 0.02 * workers < cap.cpu_s <= 0.16 * workers, cap.summary()
+        # The processes compute together for 0.1 s of wall time: each gets at most that much
+        # CPU, and on any machine that runs them at all, some.
+        assert 0.02 * workers < cap.cpu_s <= 0.105 * workers, cap.summary()
         assert 0.0 < cap.cores <= workers * 1.05, cap.summary()
+        # Their speed together over process 0's alone: 1 for one process, and for two a
+        # ratio of loop rates that no machine stretches past a few times either way.
+        assert (cap.speed == 1.0) if workers == 1 else (0.2 < cap.speed < 2.0), cap.summary()
 
 
 def test_cpu_of_threads_that_ended_between_samples_is_counted():
@@ -315,19 +318,34 @@ def test_a_cpu_burner_started_before_the_call_is_not_parallel_evidence(leave_out
 
     if usable_cores() < 2:
         pytest.skip("needs 2 cores")
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.5)
-        with CpuMonitor(os.getpid(), leave_out_background=leave_out) as mon:
-            _spin_threads(0.4)
-    finally:
-        burner.kill()
-        burner.wait()
-    cores = mon.evidence.mean_concurrency
+
+    def cores_seen() -> tuple[float, str]:
+        # Burner and threads each on a core of their own: the load balancer cannot stack them.
+        mine = os.sched_getaffinity(0)
+        first, second = sorted(mine)[:2]
+        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            os.sched_setaffinity(burner.pid, {first})
+            os.sched_setaffinity(0, {second})
+            time.sleep(0.5)
+            with CpuMonitor(os.getpid(), leave_out_background=leave_out) as mon:
+                _spin_threads(0.4)
+        finally:
+            os.sched_setaffinity(0, mine)
+            burner.kill()
+            burner.wait()
+        return mon.evidence.mean_concurrency, mon.evidence.summary()
+
+    cores, summary = cores_seen()
     if leave_out:
-        assert cores < 1.15, mon.evidence.summary()
-    else:
-        assert cores > 1.3, f"the burner should have counted here: {mon.evidence.summary()}"
+        assert cores < 1.15, summary
+        return
+    # A host that takes a core from this machine for a moment lowers what is seen: measure again.
+    for _ in range(2):
+        if cores > 1.3:
+            break
+        cores, summary = cores_seen()
+    assert cores > 1.3, f"the burner should have counted here: {summary}"
 
 
 def test_dask_client_is_provided_by_the_grader(toy_lab):

@@ -367,3 +367,42 @@ def test_a_memory_verdict_no_third_sample_could_flip_takes_two():
     assert not _memory_decided([18 * mib, 18 * mib], [4.4 * mib, 4.6 * mib], bar=4, total=3)
     assert not _memory_decided([18 * mib], [0.0], bar=4, total=3)  # one sample decides nothing
     assert not _memory_decided([18 * mib, 18 * mib], [0.0, 0.0], bar=None, total=3)
+
+
+def test_the_cpu_ratio_bar_is_scaled_only_when_every_probe_saw_contended_cores():
+    """An honest pool on two cores that each run at 0.6 of one alone's speed shows a CPU ratio
+    near 1.2, not 2: if every probe of the measurement saw that, the bar is scaled by it.
+    One probe at full speed means a calm moment was there, and the bar stands."""
+    from autograder import Exercise
+    from autograder.capacity import Capacity
+    from autograder.cpu_monitor import CpuEvidence
+    from autograder.judge import _speed_verdict
+    from autograder.measure import Measurement, cpu_bar, parallel_shortfalls
+
+    def measured(speeds):
+        pool = [CpuEvidence(0.42, 0.84, 0.42, 3, 2)] * 3  # CPU ratio 0.5 / 0.42 = 1.19
+        serial = [CpuEvidence(0.5, 0.5, 0.5, 1, 1)] * 3
+        probes = [Capacity(2, 0.199, 0.1, s) for s in speeds]
+        return Measurement("time", [0.5] * 3, [0.42] * 3, (1, 1), 1, pool, serial, capacity=probes)
+
+    contended, calm = measured([0.6, 0.62, 0.58]), measured([0.6, 0.95, 0.58])
+    assert contended.core_speed == 0.62 and calm.core_speed == 1.0
+    assert abs(cpu_bar(contended, 1.2) - 0.744) < 1e-9 and cpu_bar(calm, 1.2) == 1.2
+    assert parallel_shortfalls(contended, 1.2, 2) == []
+    assert parallel_shortfalls(calm, 1.2, 2) == ["not enough of the work ran in parallel"]
+    # A measurement stored before probes measured speed reads as calm.
+    assert measured([]).core_speed == 1.0 and Capacity(2, 0.2, 0.1).speed == 1.0
+
+    pool = Exercise(
+        name="pool",
+        title="A pool",
+        make_input=lambda rng, small: (1,),
+        baseline=abs,
+        min_speedup=1.2,
+        parallel_workers=2,
+    )
+    verdict = _speed_verdict(pool, contended, 1.2, 2, parallel=True)
+    assert verdict.status == "pass" and verdict.required == cpu_bar(contended, 1.2), verdict.message
+    assert "needed 0.74x: 1.20x for 2 cores, times 0.62, their speed together" in verdict.message
+    verdict = _speed_verdict(pool, calm, 1.2, 2, parallel=True)
+    assert verdict.status == "fail" and "(needed 1.20x for 2 cores)" in verdict.message
