@@ -184,7 +184,7 @@ FAULT_WORDS = {
 def totals_input(rng: np.random.Generator, small: bool) -> tuple:
     """Mostly plain ids, and a few of each fault: one stall (it costs every client a timeout,
     so more would make timeouts, not the pool, decide the speed), two of each other fault."""
-    ids = _ids(rng, 80 if small else 200, None) + _ids(rng, 1, "slow")
+    ids = _ids(rng, 40 if small else 200, None) + _ids(rng, 1, "slow")
     ids += _ids(rng, 2, "error") + _ids(rng, 2, "garbage")
     return (rng.permutation(np.array(ids, dtype=np.int64)).tolist(),)
 

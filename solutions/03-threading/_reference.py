@@ -149,8 +149,8 @@ MARGINAL = {
     "derive-keys": "derive_keys_uneven",
     "settle": "settle_four_threads",
     # Its inputs grow with the mode while one stall costs every variant the same timeout, so the
-    # thread count that lands near 1.25x the bar differs: 6 threads in small mode, 4 in normal.
-    "category-totals": {"small": "category_totals_six_threads", "normal": "category_totals_four_threads"},
+    # thread count that lands near 1.25x the bar differs: 5 threads in small mode, 4 in normal.
+    "category-totals": {"small": "category_totals_five_threads", "normal": "category_totals_four_threads"},
 }
 UNEVEN = 0.61
 
@@ -172,8 +172,8 @@ def settle_four_threads(balances: dict[str, int], transfers: list[list]) -> dict
     return settle(balances, transfers, threads=4)
 
 
-def category_totals_six_threads(services: Any, ids: list[int]) -> dict[str, int]:
-    return category_totals(services, ids, threads=6)
+def category_totals_five_threads(services: Any, ids: list[int]) -> dict[str, int]:
+    return category_totals(services, ids, threads=5)
 
 
 def category_totals_four_threads(services: Any, ids: list[int]) -> dict[str, int]:
