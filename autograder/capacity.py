@@ -94,7 +94,8 @@ def probe(workers: int, seconds: float = 0.1) -> Capacity:
         out = proc.communicate()[0].split()
         counts.append([float(x) for x in out] if len(out) == 4 and proc.returncode == 0 else [0.0] * 4)
     solo = _rate(counts[0][0], counts[0][1]) if counts else 0.0
-    together = [_rate(n, cpu) for _, _, n, cpu in counts]
+    # A process that failed, or never got to compute, says nothing about speed.
+    together = [r for r in (_rate(n, cpu) for _, _, n, cpu in counts) if r > 0]
     speed = sum(together) / len(together) / solo if solo > 0 and together else 1.0
     cpu = sum(cpu for *_, cpu in counts)
     # Over the joint part: a process that started late, or was kept waiting, got less of it.
