@@ -45,7 +45,7 @@ from typing import Any
 import nbformat
 
 from . import course
-from .correctness import expected_answer
+from .correctness import INPUT_DIR_ENV, expected_answer
 from .errors import AutograderError
 from .judge import judge_speed, missing_need, required_ratio
 from .replay import REPLAYS, Replay, replay
@@ -317,10 +317,13 @@ def run_answer_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: boo
 
 def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> Trials:
     ratios, verdicts, reasons, walls, samples = [], [], [], [], []
-    cores = required_ratio(ex)[1]
-    bar = 0.0
+    # The bar as written for this machine's cores: a verdict's own may be scaled further for
+    # cores that ran slowly together (measure.cpu_bar), and the replay applies that itself.
+    bar, cores = required_ratio(ex)
     want = "fail" if should_fail(condition) else "pass"
+    saved = os.environ.get(INPUT_DIR_ENV)
     with lab_box(lab) as box:
+        os.environ[INPUT_DIR_ENV] = str(box.inputs)  # as the supervisor does: file inputs in the box
         candidate = _candidate(lab, ex, condition, box, small)
         try:
             for _ in range(n):
@@ -328,7 +331,6 @@ def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> T
                 v = judge_speed(
                     ex, lambda: baseline_worker(lab.directory, ex, quiet=box.frozen), candidate, small
                 )
-                bar = v.required or ex.min_speedup or 0.0
                 ratios.append(float(v.measured or 0.0))
                 verdicts.append(v.status)
                 if v.status != want and v.message not in reasons:
@@ -339,6 +341,10 @@ def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> T
                     samples.append({k: v.evidence.get(k) for k in SAMPLE_KEYS})
         finally:
             candidate.close()
+            if saved is None:
+                os.environ.pop(INPUT_DIR_ENV, None)
+            else:
+                os.environ[INPUT_DIR_ENV] = saved
     workers = ex.parallel_workers or 0
     found = Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small, reasons[:3], walls, workers)
     return replace(found, boxed=True, samples=samples, cores=cores)

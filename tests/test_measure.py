@@ -2,6 +2,7 @@
 
 import importlib
 import math
+import os
 import sys
 
 from autograder.measure import Policy, measure
@@ -130,6 +131,25 @@ def test_stability_times_its_candidates_in_a_box_as_grading_does(toy_lab, no_req
                 assert worker.proc.poll() is not None, f"the {condition} candidate ran outside the box"
             finally:
                 worker.close()
+
+
+def test_a_boxed_trial_puts_file_inputs_where_the_box_can_read_them(monkeypatch, no_requirements):
+    """Lab 02's stream-stats reads its input from a file. Drawn into the grader's own temp
+    folder, that file was out of the boxed candidate's reach, and every trial of the report
+    failed with FileNotFoundError; the supervisor draws it into the box, and so must the report."""
+    from conftest import ROOT
+
+    from autograder import stability
+    from autograder.correctness import INPUT_DIR_ENV
+    from autograder.spec import load_lab
+
+    solution = ROOT / "solutions" / "02-data-containers"
+    monkeypatch.syspath_prepend(str(solution))
+    lab = load_lab(solution)
+    before = os.environ.get(INPUT_DIR_ENV)
+    found = stability.run_trials(lab, lab.get("stream-stats"), "idle", 1, small=True)
+    assert found.wrong == 0 and found.boxed, found.reasons
+    assert os.environ.get(INPUT_DIR_ENV) == before  # put back for the next check
 
 
 def test_spot_checks_catch_wrong_elements_without_recomputing_everything(toy_lab, no_requirements):
