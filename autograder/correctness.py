@@ -33,6 +33,17 @@ INPUT_DIR_ENV = "AUTOGRADER_INPUT_DIR"
 _input_folders: dict[tuple[str, str], str] = {}
 
 
+def point_inputs_at(folder: str | None) -> str | None:
+    """Draw file inputs into ``folder`` from now on (None: the temp folder); returns the folder
+    named before, to put back."""
+    before = os.environ.get(INPUT_DIR_ENV)
+    if folder is None:
+        os.environ.pop(INPUT_DIR_ENV, None)
+    else:
+        os.environ[INPUT_DIR_ENV] = folder
+    return before
+
+
 def input_folder(prefix: str) -> str:
     """A folder for inputs that are files. While a submission is graded, it lies inside that
     submission's box (``AUTOGRADER_INPUT_DIR``), where confined code can read it and the

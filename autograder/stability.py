@@ -45,7 +45,7 @@ from typing import Any
 import nbformat
 
 from . import course
-from .correctness import INPUT_DIR_ENV, expected_answer
+from .correctness import expected_answer, point_inputs_at
 from .errors import AutograderError
 from .judge import judge_speed, missing_need, required_ratio
 from .replay import REPLAYS, Replay, replay
@@ -321,10 +321,9 @@ def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> T
     # cores that ran slowly together (measure.cpu_bar), and the replay applies that itself.
     bar, cores = required_ratio(ex)
     want = "fail" if should_fail(condition) else "pass"
-    saved = os.environ.get(INPUT_DIR_ENV)
     with lab_box(lab) as box:
-        os.environ[INPUT_DIR_ENV] = str(box.inputs)  # as the supervisor does: file inputs in the box
         candidate = _candidate(lab, ex, condition, box, small)
+        saved = point_inputs_at(str(box.inputs))  # as the supervisor does: file inputs in the box
         try:
             for _ in range(n):
                 # As the supervisor does: the baseline is timed while the box is frozen.
@@ -341,10 +340,7 @@ def run_trials(lab: Lab, ex: Exercise, condition: str, n: int, small: bool) -> T
                     samples.append({k: v.evidence.get(k) for k in SAMPLE_KEYS})
         finally:
             candidate.close()
-            if saved is None:
-                os.environ.pop(INPUT_DIR_ENV, None)
-            else:
-                os.environ[INPUT_DIR_ENV] = saved
+            point_inputs_at(saved)
     workers = ex.parallel_workers or 0
     found = Trials(lab.name, ex.name, condition, bar, ratios, verdicts, small, reasons[:3], walls, workers)
     return replace(found, boxed=True, samples=samples, cores=cores)

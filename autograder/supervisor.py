@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import resources, services
-from .correctness import INPUT_DIR_ENV
+from .correctness import point_inputs_at
 from .errors import AutograderError, CellCrashed, GradingFault
 from .judge import judge_parts, no_speed_points
 from .runners import WorkerRunner
@@ -220,8 +220,7 @@ class Supervisor:
         # and it can reach nothing of the grader's.
         self.box = Box(sorted(Path(submission_dir).iterdir()), unsafe=unsafe)
         self.scratch = str(self.box.work)
-        self._input_dir = os.environ.get(INPUT_DIR_ENV)
-        os.environ[INPUT_DIR_ENV] = str(self.box.inputs)  # file inputs go where the box can read
+        self._input_dir = point_inputs_at(str(self.box.inputs))  # where the box can read them
         self.cells = student_cells(nb)
         self.skipped: dict[int, str] = {}  # cells that crashed or stalled a worker
         self.env = worker_env()
@@ -301,10 +300,7 @@ class Supervisor:
             if worker is not None:  # None: its cells crashed the worker before it could start
                 worker.close()
         self.box.close()
-        if self._input_dir is None:
-            os.environ.pop(INPUT_DIR_ENV, None)
-        else:
-            os.environ[INPUT_DIR_ENV] = self._input_dir
+        point_inputs_at(self._input_dir)
 
     def __enter__(self) -> Supervisor:
         return self
